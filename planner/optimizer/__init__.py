@@ -1,0 +1,1 @@
+"""CP-SAT placement optimizer. Imports ``planner.domain`` and ``planner.engine``; never the web or database layer."""
