@@ -49,7 +49,8 @@ def spread(weights: FloatArray, zone: IntArray, *, cross_zone: bool) -> FloatArr
     if total <= 0:
         return np.zeros_like(weights)
     if cross_zone:
-        return weights / total
+        even: FloatArray = weights / total
+        return even
     zone_key = np.where(zone < 0, zone.max(initial=0) + 1, zone)
     zone_weight = np.bincount(zone_key, weights=weights)
     active_zones = int((zone_weight > 0).sum())
