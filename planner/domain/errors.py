@@ -16,6 +16,10 @@ class FieldError(msgspec.Struct, frozen=True, kw_only=True):
     """``FieldValueInvalid``-style reason: Invalid, Required, Forbidden, NotSupported, Duplicate, TypeInvalid."""
     message: str
     value: Any = None
+    source: str | None = None
+    """File or input name the offending document came from, when known (for editor and SARIF reports)."""
+    line: int | None = None
+    """1-based line of the offending field in ``source``, when known."""
 
 
 class DomainError(Exception):

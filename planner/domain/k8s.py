@@ -110,6 +110,8 @@ class ResourceRequirements(KubeObject):
 class Container(KubeObject):
     name: str | None = None
     resources: ResourceRequirements | None = None
+    restart_policy: str | None = None
+    """``Always`` on an init container makes it a sidecar (its requests add to the Pod's for its whole life)."""
 
 
 class Toleration(KubeObject):
@@ -185,6 +187,8 @@ class PodSpec(KubeObject):
     containers: list[Container] = msgspec.field(default_factory=list)
     init_containers: list[Container] | None = None
     overhead: dict[str, Quantity] | None = None
+    resources: ResourceRequirements | None = None
+    """Pod-level requests (PodLevelResources); when set for a resource they replace the container sum."""
 
 
 class PodTemplate(KubeObject):
