@@ -202,3 +202,26 @@ def test_ci_fails_when_postgres_is_not_installed(ci_checkout):
     assert result.returncode == 1
     assert "pg_ctlcluster is not installed" in result.stderr
     assert not any(line.startswith("python3") for line in log.read_text().splitlines())
+
+
+def test_editable_link_is_detected_from_the_pth_file(dev_module, tmp_path):
+    site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "distutils-precedence.pth").write_text("import os\n")
+    assert not dev_module.project_linked(tmp_path / ".venv", ROOT)
+    (site / "_editable_impl_traffic_planner.pth").write_text(f"{ROOT}/elsewhere\n")
+    assert not dev_module.project_linked(tmp_path / ".venv", ROOT)
+    (site / "_editable_impl_traffic_planner.pth").write_text(f"{ROOT}\n")
+    assert dev_module.project_linked(tmp_path / ".venv", ROOT)
+
+
+def test_this_checkout_is_linked_into_its_environment(dev_module):
+    assert dev_module.project_linked(dev_module.VENV, ROOT)
+    result = subprocess.run(
+        [str(dev_module.VENV_BIN / "python"), "-c", "import planner, sys; sys.stdout.write(planner.__file__)"],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(result.stdout) == ROOT / "planner" / "__init__.py"
