@@ -1,0 +1,59 @@
+"""External traffic: how the load balancer spreads new connections over nodes (or Pods, for ``ipTargets``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.domain.traffic import PROVIDER_DETECTION_SECONDS, LoadBalancer
+from planner.engine.flow import Flow, direct_to_pods, dispatch
+from planner.engine.inputs import EngineInput, TrafficPolicy
+from planner.engine.lb import l2_leader, lb_targets, node_weights, spread
+from planner.engine.metrics import BoolArray, FloatArray, IntArray
+from planner.engine.routing import CandidateRouting
+
+
+def detection_seconds(lb: LoadBalancer, policy: TrafficPolicy) -> float:
+    """Time the LB takes to stop sending to a node that failed its health check."""
+    if lb.detection_seconds is not None:
+        return float(lb.detection_seconds)
+    return float(PROVIDER_DETECTION_SECONDS[lb.provider][policy])
+
+
+def leader_index(inp: EngineInput, lb: LoadBalancer) -> int | None:
+    if lb.leader_node is None:
+        return None
+    try:
+        return inp.node_names.index(lb.leader_node)
+    except ValueError:
+        return None
+
+
+def entry_shares(
+    lb: LoadBalancer,
+    policy: TrafficPolicy,
+    ready: IntArray,
+    node_up: BoolArray,
+    zone: IntArray,
+    *,
+    leader: int | None = None,
+) -> FloatArray:
+    """Share of new external connections entering each node (sums to 1, or 0 when there is no target).
+
+    For ``ipTargets`` it is the share landing on each node's Pods (the LB targets Pod IPs).
+    """
+    if lb.model == "ipTargets":
+        return spread((ready * node_up).astype(np.float64), zone, cross_zone=lb.cross_zone)
+    if lb.model == "l2Leader":
+        return l2_leader(policy, ready, node_up, leader)
+    targets = lb_targets(policy, ready, node_up, health_check=lb.health_check)
+    return spread(node_weights(lb.model, policy, targets, ready), zone, cross_zone=lb.cross_zone)
+
+
+def external_flow(inflow: FloatArray, routing: CandidateRouting, lb: LoadBalancer) -> Flow:
+    """Unit external flow: kube-proxy routing of the LB's inflow, or straight to Pods for ``ipTargets``."""
+    if lb.model == "ipTargets":
+        return direct_to_pods(inflow)
+    return dispatch(inflow, routing)
+
+
+__all__ = ["detection_seconds", "entry_shares", "external_flow", "leader_index"]

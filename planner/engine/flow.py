@@ -1,0 +1,154 @@
+"""Push per-node inflow through a :class:`CandidateRouting`: what each node receives, forwards, serves, drops."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+
+from planner.engine.metrics import FloatArray, IntArray, coefficient_of_variation, hottest_pod_ratio
+from planner.engine.routing import MODE_ALL, MODE_DROP, MODE_LOCAL, MODE_ZONE, CandidateRouting
+
+
+class Flow(msgspec.Struct, frozen=True, kw_only=True):
+    """Expected new connections per node, as fractions of what entered (or absolute rates after ``scaled``).
+
+    Attributes:
+        received: entering each node (from the LB or from callers on it).
+        forwarded: sent from that node to an endpoint on another node.
+        served_locally: served by an endpoint on the entry node itself.
+        dropped: dropped (or rejected) on the entry node.
+        ready_load: served by the node's Ready Pods (all of them together).
+        terminating_load: served by the node's serving-terminating Pods.
+    """
+
+    received: FloatArray
+    forwarded: FloatArray
+    served_locally: FloatArray
+    dropped: FloatArray
+    ready_load: FloatArray
+    terminating_load: FloatArray
+
+    def scaled(self, factor: float) -> Flow:
+        return Flow(
+            received=self.received * factor,
+            forwarded=self.forwarded * factor,
+            served_locally=self.served_locally * factor,
+            dropped=self.dropped * factor,
+            ready_load=self.ready_load * factor,
+            terminating_load=self.terminating_load * factor,
+        )
+
+    def plus(self, other: Flow) -> Flow:
+        return Flow(
+            received=self.received + other.received,
+            forwarded=self.forwarded + other.forwarded,
+            served_locally=self.served_locally + other.served_locally,
+            dropped=self.dropped + other.dropped,
+            ready_load=self.ready_load + other.ready_load,
+            terminating_load=self.terminating_load + other.terminating_load,
+        )
+
+    @property
+    def total_received(self) -> float:
+        return float(self.received.sum())
+
+    @property
+    def total_dropped(self) -> float:
+        return float(self.dropped.sum())
+
+    @property
+    def total_served(self) -> float:
+        return float(self.ready_load.sum() + self.terminating_load.sum())
+
+    def dropped_fraction(self) -> float:
+        total = self.total_received
+        return self.total_dropped / total if total > 0 else 0.0
+
+    def extra_hop_fraction(self) -> float:
+        """Share of served connections whose endpoint is on another node than the one they entered."""
+        served = self.total_served
+        return float(self.forwarded.sum()) / served if served > 0 else 0.0
+
+
+def dispatch(inflow: FloatArray, routing: CandidateRouting) -> Flow:
+    """Route ``inflow[n]`` (new connections entering node ``n``) as kube-proxy on each node would."""
+    mode = routing.mode
+    nodes = inflow.shape[0]
+    local = mode == MODE_LOCAL
+    to_local = np.where(local, inflow, 0.0)
+    dropped = np.where(mode == MODE_DROP, inflow, 0.0)
+    stay = to_local.copy()
+    cluster_load = np.zeros(nodes, dtype=np.float64)
+    everywhere = mode == MODE_ALL
+    if everywhere.any():
+        cluster_load += float(inflow[everywhere].sum()) * routing.all_weights
+        stay += np.where(everywhere, inflow * routing.all_weights, 0.0)
+    zoned = mode == MODE_ZONE
+    if zoned.any():
+        zone_count = routing.zone_weights.shape[0]
+        zone_of = np.maximum(routing.zone, 0)
+        zone_in = np.bincount(zone_of[zoned], weights=inflow[zoned], minlength=zone_count)
+        cluster_load += zone_in @ routing.zone_weights
+        own = routing.zone_weights[zone_of, np.arange(nodes)]
+        stay += np.where(zoned, inflow * own, 0.0)
+    forwarded = inflow - dropped - stay
+    local_ready = np.where(routing.local_terminating, 0.0, to_local)
+    local_terminating = np.where(routing.local_terminating, to_local, 0.0)
+    if routing.endpoints_terminating:
+        ready_load, terminating_load = local_ready, local_terminating + cluster_load
+    else:
+        ready_load, terminating_load = local_ready + cluster_load, local_terminating
+    return Flow(
+        received=inflow,
+        forwarded=np.maximum(forwarded, 0.0),
+        served_locally=stay,
+        dropped=dropped,
+        ready_load=ready_load,
+        terminating_load=terminating_load,
+    )
+
+
+def direct_to_pods(node_share: FloatArray) -> Flow:
+    """The LB targets Pod IPs (``ipTargets``): each node's Pods get ``node_share``; no kube-proxy hop."""
+    zero = np.zeros_like(node_share)
+    return Flow(
+        received=node_share,
+        forwarded=zero,
+        served_locally=node_share,
+        dropped=zero,
+        ready_load=node_share,
+        terminating_load=zero,
+    )
+
+
+class PodGroups(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-Pod load in groups of identical Pods: per node, its Ready Pods and its serving-terminating Pods."""
+
+    per_pod: FloatArray
+    pods: IntArray
+
+    def hottest_ratio(self) -> float:
+        return hottest_pod_ratio(self.per_pod, self.pods)
+
+    def cv(self) -> float:
+        return coefficient_of_variation(self.per_pod, self.pods)
+
+    def hottest(self) -> float:
+        present = self.pods > 0
+        return float(self.per_pod[present].max()) if present.any() else 0.0
+
+
+def pod_groups(flow: Flow, ready: IntArray, terminating: IntArray) -> PodGroups:
+    """Ready Pods always count (idle ones too); terminating Pods count only where they still get connections."""
+    per_ready = np.divide(flow.ready_load, ready, out=np.zeros_like(flow.ready_load), where=ready > 0)
+    per_terminating = np.divide(
+        flow.terminating_load, terminating, out=np.zeros_like(flow.terminating_load), where=terminating > 0
+    )
+    serving_terminating = np.where(flow.terminating_load > 0, terminating, 0)
+    return PodGroups(
+        per_pod=np.concatenate([per_ready, per_terminating]),
+        pods=np.concatenate([ready, serving_terminating]).astype(np.int64),
+    )
+
+
+__all__ = ["Flow", "PodGroups", "direct_to_pods", "dispatch", "pod_groups"]
