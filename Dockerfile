@@ -33,6 +33,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # Then the project itself.
 COPY README.md ./
 COPY planner ./planner
+COPY alembic.ini ./
 COPY migrations ./migrations
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-default-groups

@@ -141,7 +141,7 @@ def test_dockerignore_keeps_build_inputs_and_drops_local_state(dockerfile):
     for arg in dockerfile[0].all("COPY"):
         words = arg.split()
         sources += [word for word in words[:-1] if not word.startswith("--")]
-    assert sources == ["pyproject.toml", "uv.lock", "README.md", "planner", "migrations"]
+    assert sources == ["pyproject.toml", "uv.lock", "README.md", "planner", "alembic.ini", "migrations"]
     for source in sources:
         assert (ROOT / source).exists(), source
         assert not dockerignored(source, patterns), source
