@@ -56,9 +56,10 @@ class AutoHints(msgspec.Struct, frozen=True, kw_only=True, eq=False):
         minimum: Per zone, ``ceil(desired / (1 + overloadThreshold))``. None when no CPU ratios exist.
         hinted: Per zone, endpoints hinted for it after donation. None when disengaged.
         zone_weights: ``(zone_count, nodes)``: for a client in zone ``z``, the probability that a new connection
-            lands on an endpoint of node ``m``. Every row sums to 1 when the Service has a ready endpoint; a zone
-            with no endpoint hinted for it falls back to all endpoints, as kube-proxy does. None when disengaged
-            (routing is then cluster-wide, the caller's usual spread).
+            lands on an endpoint of node ``m``. Rows of zones with hinted endpoints sum to 1; a zone with no
+            endpoint hinted for it has an all-zero row, and kube-proxy there ignores the hints (every endpoint),
+            which is how ``planner.engine.routing.cluster_routing`` reads it. None when disengaged (routing is
+            then cluster-wide).
     """
 
     engaged: bool
@@ -243,10 +244,9 @@ def auto_hints(  # noqa: PLR0917 (one array per node attribute, in the documente
     home_total = same[home].astype(np.float64)
     counts[:, idx] = (flow[home, :] / home_total[:, None]).T * k
     counts[home, idx] += k * (1.0 - give[home] / home_total)
-    weights = np.empty_like(counts)
+    weights = np.zeros_like(counts)
     has_hints = hinted > 0
     weights[has_hints] = counts[has_hints] / hinted[has_hints, None]
-    weights[~has_hints] = endpoints.astype(np.float64) / float(total_endpoints)
 
     moved = int(give.sum())
     per_zone = "/".join(str(int(h)) for h, p in zip(hinted, present, strict=True) if p)
