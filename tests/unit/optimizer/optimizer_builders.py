@@ -1,0 +1,94 @@
+"""Small builders for optimizer tests: clusters, Service plans and requests as plain documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from planner.optimizer.schema import RecommendRequest
+
+
+def node(name: str, zone: str = "a", *, cpu: str = "8", memory: str = "32Gi", pods: str = "110", **extra: Any) -> dict:
+    return {"name": name, "zone": zone, "allocatable": {"cpu": cpu, "memory": memory, "pods": pods}, **extra}
+
+
+def cluster(nodes: list[dict], pods: list[dict] | None = None) -> dict:
+    return {
+        "apiVersion": "trafficplanner.io/v1",
+        "kind": "Cluster",
+        "metadata": {"name": "prod"},
+        "spec": {"nodes": nodes, "pods": pods or []},
+    }
+
+
+def deployment(name: str = "web", *, replicas: int = 3, cpu: str = "500m", memory: str = "256Mi", **pod: Any) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {"name": name, "image": "nginx:1.27", "resources": {"requests": {"cpu": cpu, "memory": memory}}}
+                    ],
+                    **pod,
+                },
+            },
+        },
+    }
+
+
+def service(name: str = "web", *, etp: str = "Local") -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": name},
+            "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}],
+            "externalTrafficPolicy": etp,
+        },
+    }
+
+
+def plan(
+    name: str = "web",
+    *,
+    replicas: int = 3,
+    etp: str = "Local",
+    lb: dict | None = None,
+    rate: float = 1000.0,
+    cpu: str = "500m",
+    memory: str = "256Mi",
+    placement: dict[str, int] | None = None,
+    **pod: Any,
+) -> dict:
+    spec: dict[str, Any] = {
+        "clusterRef": "prod",
+        "service": service(name, etp=etp),
+        "workload": deployment(name, replicas=replicas, cpu=cpu, memory=memory, **pod),
+        "traffic": {"external": {"connectionsPerSecond": rate, "loadBalancer": lb or {"model": "nodeEqual"}}},
+    }
+    if placement is not None:
+        spec["placement"] = {"podsPerNode": placement}
+    return {"apiVersion": "trafficplanner.io/v1", "kind": "ServicePlan", "metadata": {"name": name}, "spec": spec}
+
+
+def request(cluster_doc: dict, goals: list[dict], **extra: Any) -> RecommendRequest:
+    raw = {
+        "cluster": cluster_doc,
+        "services": goals,
+        "solver": {"timeLimitSeconds": 5, "numWorkers": 1, "randomSeed": 7},
+        **extra,
+    }
+    return msgspec.convert(raw, RecommendRequest)
+
+
+def equal_nodes(count: int, zones: tuple[str, ...] = ("a",), **kw: Any) -> list[dict]:
+    return [node(f"n{i}", zones[i % len(zones)], **kw) for i in range(count)]
