@@ -7,13 +7,14 @@ plus :func:`compare` for what-if diffs.
 from __future__ import annotations
 
 from itertools import product
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import msgspec
 import numpy as np
 
 from planner.domain.documents import Cluster, Scenario, ServicePlan
 from planner.domain.traffic import LoadBalancer
+from planner.engine.affinity import AffinitySkew, affinity_skew
 from planner.engine.external import detection_seconds, entry_shares, external_flow, leader_index
 from planner.engine.findings import findings_for, verdict_for
 from planner.engine.flow import Flow, PodGroups, dispatch, pod_groups
@@ -34,9 +35,6 @@ from planner.engine.results import (
 )
 from planner.engine.routing import CandidateRouting, Topology, cluster_routing, local_routing
 from planner.engine.topology_auto import AutoHints, auto_hints
-
-if TYPE_CHECKING:
-    from planner.engine.affinity import AffinitySkew
 
 AFFINITY_SAMPLES = 200
 """Monte Carlo draws of the client population per affinity estimate."""
@@ -452,17 +450,12 @@ class _Evaluator:
         if external and self.lb.model == "ipTargets":
             return None  # kube-proxy is bypassed; its affinity never runs
         policy = key.external_traffic_policy if external else key.internal_traffic_policy
-        if policy is None:
+        if policy is None or int(self.state.ready.sum() + self.state.terminating.sum()) == 0:
             return None
         routing = self.routing(policy, key.topology, self.state)
         entry = self.ext_inflow(policy, self.state) if external else self.callers()
         cache_key = (external, policy, _hint_source(key.topology) if policy == "Cluster" else "none")
         if cache_key not in self._affinity:
-            try:
-                from planner.engine.affinity import affinity_skew  # noqa: PLC0415
-            except ImportError:
-                return None
-
             lb = self.lb
             sticky = lb.client_affinity if lb.client_affinity is not None else True
             self._affinity[cache_key] = affinity_skew(

@@ -364,6 +364,8 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
         sources = clients.nat_addresses or clients.count
         endpoints = max(int(inp.ready.sum()), 1)
         per_endpoint = sources / endpoints
+        if current.affinity is not None:
+            per_endpoint = float(current.affinity.recent_entries_per_endpoint_max)
         if per_endpoint > XT_RECENT_LIST_ENTRIES:
             out.append(
                 Finding(
@@ -489,7 +491,7 @@ def verdict_for(requirements: Requirements, current: PolicyResult) -> tuple[list
         check("maxExtraHopFraction", limit, actual, actual <= limit + EPS, f"extra hop {actual:.1%} > {limit:.1%}")
     if requirements.max_affinity_hottest_share is not None and current.affinity is not None:
         limit = requirements.max_affinity_hottest_share
-        actual = float(current.affinity.p99_hottest_share)
+        actual = float(current.affinity.hottest_pod_share_p99)
         check(
             "maxAffinityHottestShare",
             limit,

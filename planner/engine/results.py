@@ -5,12 +5,11 @@ Encode with ``msgspec.json.encode``. Rates are new connections per second unless
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
-if TYPE_CHECKING:
-    from planner.engine.affinity import AffinitySkew
+from planner.engine.affinity import AffinitySkew
 
 Severity = Literal["error", "warning", "info"]
 TopologySource = Literal["none", "PreferClose", "PreferSameZone", "PreferSameNode", "Auto"]
