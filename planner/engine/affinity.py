@@ -1,0 +1,589 @@
+"""``sessionAffinity: ClientIP``: how stickiness concentrates load, by seeded Monte Carlo (traffic-semantics.md 2, 8).
+
+Model (Linux kube-proxy, iptables/nftables/IPVS):
+
+- Stickiness is **state, not a hash**, kept **per node and per service port**: the first new connection of a source
+  address entering a node is routed by that node's normal choice (:class:`CandidateRouting`: one endpoint node by
+  its weight, then one of its Pods uniformly), and that address is pinned there to that Pod until
+  ``timeoutSeconds`` after its last new connection. Nodes pin independently.
+- Keys: the source address as the node sees it. Behind a proxying LB every client is one of the LB's addresses
+  (``lb_addresses``, default 1); behind NAT the clients collapse onto ``nat_addresses`` keys (client of rank ``i``
+  behind address ``i mod nat_addresses``).
+- Entry: with a client-sticky LB (and for in-cluster callers, which always enter their own node) a key enters one
+  node, drawn from ``entry_share``. Otherwise, and for the few addresses of a proxying LB that carry every client,
+  a key's connections spread over the nodes by ``entry_share`` and each node pins it on its own.
+- Timeout: connections arrive as a Poisson process. The average client opens one every
+  ``connection_interval_seconds`` (``I``); a key carrying share ``W`` of the traffic from ``K`` clients opens
+  ``K * W / I`` per second, ``x`` of that through a node. A connection finds its pin expired with probability
+  ``exp(-timeout * rate)`` (for one uniform client behind a sticky LB: ``exp(-timeout / I)``). That share of a
+  key's traffic is treated as spread connection by connection (the no-affinity expectation), the rest follows the
+  pin. Unset interval: every connection finds its pin.
+- ``xt_recent`` (iptables mode): one list per endpoint per node, at most ``ip_list_tot = 100`` addresses
+  (linux ``net/netfilter/xt_recent.c``), least recently used evicted: above that, stickiness is silently lost
+  (no load skew, just no stickiness). Reported as the expected number of live keys per endpoint per node, a key
+  being live when it opened a connection through that node within the timeout.
+
+Sampling (deterministic for a given seed, numpy ``Generator``):
+
+- Only the top ``EXPLICIT_KEY_CAP`` keys by weight are materialised; the rest of the population is kept as totals
+  (count, share, sum of squared shares) and enters the light part below, with its mean weight for the timeout.
+- An "atom" is one key's pinned traffic on one decision point (the key under a sticky LB, or key x entry node
+  otherwise). Atoms carrying less than ``LIGHT_FRACTION`` of the mean Pod load are summed per Pod as a normal
+  variable with the exact multinomial mean and variance (covariance between Pods ignored); heavier atoms are drawn
+  one by one, and equal heavy atoms of one decision point as one multinomial.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import msgspec
+import numpy as np
+
+from planner.domain.traffic import ClientPopulation, HeavyHitterClients, ZipfClients
+from planner.engine.metrics import FloatArray, IntArray, hottest_pod_ratio
+from planner.engine.routing import MODE_ALL, MODE_LOCAL, MODE_ZONE, CandidateRouting
+
+AFFINITY_SCOPE = "per node and per service port"
+RECENT_LIST_LIMIT = 100
+"""``ip_list_tot``: default entries per ``xt_recent`` list (linux net/netfilter/xt_recent.c)."""
+EXPLICIT_KEY_CAP = 2000
+"""Keys materialised one by one; the rest of the population is kept as totals."""
+LIGHT_FRACTION = 0.25
+"""Atoms below this fraction of the mean Pod load are summed per Pod as a normal variable (several of them share
+a Pod on average, so the sum is close to normal; heavier atoms are drawn one by one)."""
+_GAMMA_SHAPE_LIMIT = 1e4
+"""Above this gamma shape the skew is below 2 %, and a normal variable is used."""
+_MAX_ATOMS = 400_000
+"""Upper bound on key x node atoms built for a non-sticky entry (heaviest keys kept, the rest joins the totals)."""
+
+KeySource = Literal["clients", "nat", "proxy"]
+
+
+class AffinitySkew(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Load concentration under ``sessionAffinity: ClientIP``; shares are fractions of all affinity traffic.
+
+    Attributes:
+        scope: Where stickiness holds: per node and per service port.
+        samples: Monte Carlo samples drawn.
+        seed: Seed of the draw; the same inputs and seed give the same numbers.
+        keys: Distinct source addresses the nodes key on (after NAT or proxy collapse).
+        key_source: ``clients`` (own addresses), ``nat`` or ``proxy`` (collapsed).
+        simulated_atoms: Atoms drawn individually or by multinomial (the rest is summed per Pod).
+        pinned_fraction: Share of traffic that follows a pin (the rest finds its pin expired).
+        dropped_fraction: Share entering nodes with no usable endpoint.
+        hottest_pod_share_mean: Hottest Pod's share, mean over samples.
+        hottest_pod_share_p99: 99th percentile of the hottest Pod's share over samples.
+        hottest_pod_ratio_mean: ``hottest_pod_share_mean`` over the mean Pod share.
+        hottest_pod_ratio_p99: ``hottest_pod_share_p99`` over the mean Pod share.
+        no_affinity_hottest_pod_share: Expected hottest Pod share with ``sessionAffinity: None`` (connection level).
+        no_affinity_hottest_pod_ratio: The same over the mean Pod share.
+        repinned_on_pod_loss: Traffic pinned to the hottest Pod, whose next connections are re-pinned at random
+            when it goes away (mean over samples).
+        repinned_on_node_loss: Traffic whose Pod changes when the busiest node goes away: pinned to its Pods,
+            plus pinned traffic that entered it and was pinned elsewhere (its keys are re-pinned by the node they
+            now enter under a client-sticky LB, or follow another node's pin otherwise).
+        recent_entries_per_endpoint_max: Expected live keys in the busiest endpoint's list on one node.
+        recent_list_limit: ``ip_list_tot`` (100).
+        recent_list_exceeded: More keys than fit: iptables mode silently loses stickiness for the excess.
+    """
+
+    scope: str
+    samples: int
+    seed: int
+    keys: int
+    key_source: KeySource
+    simulated_atoms: int
+    pinned_fraction: float
+    dropped_fraction: float
+    hottest_pod_share_mean: float
+    hottest_pod_share_p99: float
+    hottest_pod_ratio_mean: float
+    hottest_pod_ratio_p99: float
+    no_affinity_hottest_pod_share: float
+    no_affinity_hottest_pod_ratio: float
+    repinned_on_pod_loss: float
+    repinned_on_node_loss: float
+    recent_entries_per_endpoint_max: float
+    recent_list_limit: int
+    recent_list_exceeded: bool
+
+
+class _Keys(msgspec.Struct, frozen=True):
+    """Key weights: the explicit ones (largest first) and totals for the rest."""
+
+    explicit: FloatArray
+    rest_count: int
+    rest_mass: float
+    rest_sumsq: float
+    rest_sumcube: float
+    total: int
+    source: KeySource
+
+
+def _power_tail(start: int, stop: int, exponent: float) -> float:
+    """``sum(i ** -exponent for i in range(start, stop + 1))`` by Euler-Maclaurin (start >= 2000: error < 1e-12)."""
+    if stop < start:
+        return 0.0
+    a, b = float(start), float(stop)
+    if abs(exponent - 1.0) < 1e-12:
+        integral = math.log(b / a)
+    else:
+        integral = (b ** (1.0 - exponent) - a ** (1.0 - exponent)) / (1.0 - exponent)
+    ends = (a**-exponent + b**-exponent) / 2.0
+    slope = exponent / 12.0 * (a ** (-exponent - 1.0) - b ** (-exponent - 1.0))
+    return float(integral + ends + slope)
+
+
+def _client_weights(clients: ClientPopulation, cap: int) -> _Keys:
+    count = clients.count
+    dist = clients.distribution
+    head = min(count, cap)
+    if isinstance(dist, ZipfClients):
+        s = dist.exponent
+        ranks = np.arange(1, head + 1, dtype=np.float64)
+        top = ranks**-s
+        tail = _power_tail(head + 1, count, s)
+        tail_sq = _power_tail(head + 1, count, 2.0 * s)
+        norm = float(top.sum()) + tail
+        tail_cube = _power_tail(head + 1, count, 3.0 * s)
+        return _Keys(top / norm, count - head, tail / norm, tail_sq / norm**2, tail_cube / norm**3, count, "clients")
+    if isinstance(dist, HeavyHitterClients):
+        shares = np.array(dist.shares[:count], dtype=np.float64)
+        rest_clients = count - shares.shape[0]
+        rest_mass = max(0.0, 1.0 - float(shares.sum()))
+        if rest_clients == 0 or rest_mass == 0.0:
+            shares = shares / shares.sum() if rest_clients == 0 and shares.sum() > 0 else shares
+            rest_mass = 0.0
+        each = rest_mass / rest_clients if rest_clients else 0.0
+        shown = min(rest_clients, max(cap - shares.shape[0], 0))
+        explicit = np.concatenate([shares, np.full(shown, each)])
+        hidden = rest_clients - shown
+        return _Keys(explicit, hidden, each * hidden, each**2 * hidden, each**3 * hidden, count, "clients")
+    each = 1.0 / count
+    hidden = count - head
+    return _Keys(np.full(head, each), hidden, each * hidden, each**2 * hidden, each**3 * hidden, count, "clients")
+
+
+def _collapse(keys: _Keys, addresses: int, source: KeySource) -> _Keys:
+    """Fold keys of rank ``i`` onto address ``i mod addresses``; the rest's share is spread evenly over them."""
+    if addresses >= keys.total:
+        return keys
+    shown = keys.explicit.shape[0]
+    spread = keys.rest_mass / addresses
+    if addresses <= EXPLICIT_KEY_CAP:
+        folded = np.bincount(np.arange(shown) % addresses, weights=keys.explicit, minlength=addresses) + spread
+        return _Keys(np.sort(folded)[::-1], 0, 0.0, 0.0, 0.0, addresses, source)
+    hidden = addresses - shown
+    return _Keys(
+        keys.explicit + spread, hidden, spread * hidden, spread**2 * hidden, spread**3 * hidden, addresses, source
+    )
+
+
+def _proxy_keys(addresses: int) -> _Keys:
+    shown = min(addresses, EXPLICIT_KEY_CAP)
+    each = 1.0 / addresses
+    hidden = addresses - shown
+    return _Keys(np.full(shown, each), hidden, each * hidden, each**2 * hidden, each**3 * hidden, addresses, "proxy")
+
+
+class _Rows(msgspec.Struct, frozen=True):
+    """Candidate distributions in CSR form over endpoint nodes; the last group index is the drop sink."""
+
+    row_of_node: IntArray  # -1: DROP
+    ptr: IntArray
+    group: IntArray
+    prob: FloatArray
+
+
+def _rows(routing: CandidateRouting, pods: IntArray) -> _Rows:
+    nodes = routing.nodes
+    mode = routing.mode
+    row_of_node = np.full(nodes, -1, dtype=np.int64)
+    groups: list[IntArray] = []
+    probs: list[FloatArray] = []
+    local = np.flatnonzero(mode == MODE_LOCAL)
+    row_of_node[local] = np.arange(local.shape[0])
+    groups.extend(local[:, None])
+    probs.extend(np.ones((local.shape[0], 1)))
+    next_row = local.shape[0]
+    zoned = np.flatnonzero(mode == MODE_ZONE)
+    for z in np.unique(routing.zone[zoned]):
+        weights = routing.zone_weights[z]
+        support = np.flatnonzero((weights > 0) & (pods > 0))
+        row_of_node[zoned[routing.zone[zoned] == z]] = next_row
+        groups.append(support)
+        probs.append(weights[support] / weights[support].sum())
+        next_row += 1
+    everywhere = np.flatnonzero(mode == MODE_ALL)
+    if everywhere.shape[0]:
+        support = np.flatnonzero((routing.all_weights > 0) & (pods > 0))
+        row_of_node[everywhere] = next_row
+        groups.append(support)
+        probs.append(routing.all_weights[support] / routing.all_weights[support].sum())
+    sizes = np.array([g.shape[0] for g in groups], dtype=np.int64)
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    group = np.concatenate(groups).astype(np.int64) if groups else np.zeros(0, dtype=np.int64)
+    prob = np.concatenate(probs).astype(np.float64) if probs else np.zeros(0, dtype=np.float64)
+    return _Rows(row_of_node=row_of_node, ptr=ptr, group=group, prob=prob)
+
+
+def _with_row(rows: _Rows, group: IntArray, prob: FloatArray) -> _Rows:
+    return _Rows(
+        row_of_node=rows.row_of_node,
+        ptr=np.concatenate([rows.ptr, [rows.ptr[-1] + group.shape[0]]]).astype(np.int64),
+        group=np.concatenate([rows.group, group]).astype(np.int64),
+        prob=np.concatenate([rows.prob, prob]).astype(np.float64),
+    )
+
+
+def _pinned(weight: FloatArray, traffic: FloatArray, rate: float) -> FloatArray:
+    """Share of ``weight`` that finds its pin: ``1 - exp(-timeout * rate * traffic)`` (``rate`` already x timeout)."""
+    if math.isinf(rate):
+        return weight.copy()
+    return weight * -np.expm1(-rate * traffic)
+
+
+def _live(traffic: FloatArray, rate: float) -> FloatArray:
+    """Probability a key opened a connection within the timeout (Poisson): ``1 - exp(-timeout * rate)``."""
+    if math.isinf(rate):
+        return (traffic > 0).astype(np.float64)
+    return -np.expm1(-rate * traffic)
+
+
+def _own_node_probability(rows: _Rows, entry_row: IntArray, nodes: int) -> FloatArray:
+    """Per node, the probability that an unpinned connection entering it lands on its own Pods."""
+    stay = np.zeros(nodes)
+    routed = np.flatnonzero(rows.row_of_node >= 0)
+    if routed.shape[0] == 0 or rows.group.shape[0] == 0:
+        return stay
+    key = entry_row * (nodes + 1) + rows.group
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    wanted = rows.row_of_node[routed] * (nodes + 1) + routed
+    pos = np.minimum(np.searchsorted(sorted_key, wanted), sorted_key.shape[0] - 1)
+    hit = sorted_key[pos] == wanted
+    stay[routed[hit]] = rows.prob[order[pos[hit]]]
+    return stay
+
+
+def _row_columns(rows: _Rows, row: int, k: IntArray, first: IntArray) -> tuple[IntArray, FloatArray]:
+    """Pod columns a row can pick and their probabilities."""
+    sl = slice(int(rows.ptr[row]), int(rows.ptr[row + 1]))
+    sizes = k[sl]
+    starts = np.repeat(first[sl], sizes)
+    offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return starts + offsets, np.repeat(rows.prob[sl] / sizes, sizes)
+
+
+def _draw(
+    rng: np.random.Generator,
+    samples: int,
+    *,
+    atom_row: IntArray,
+    atom_pin: FloatArray,
+    rows: _Rows,
+    entry_row: IntArray,
+    k: IntArray,
+    first: IntArray,
+    width: int,
+) -> FloatArray:
+    """Pinned load per Pod column and sample from the heavy atoms (each picks one Pod of its row)."""
+    out = np.zeros((samples, width))
+    order = np.lexsort((atom_pin, atom_row))
+    row_sorted = atom_row[order]
+    pin_sorted = atom_pin[order]
+    change = np.flatnonzero((np.diff(row_sorted) != 0) | (np.diff(pin_sorted) != 0)) + 1
+    starts = np.concatenate([[0], change])
+    counts = np.diff(np.concatenate([starts, [row_sorted.shape[0]]]))
+    single = np.ones(row_sorted.shape[0], dtype=np.bool_)
+    for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+        if count <= width // 2:
+            continue
+        columns, pvals = _row_columns(rows, int(row_sorted[start]), k, first)
+        drawn = rng.multinomial(count, pvals / pvals.sum(), size=samples)
+        out[:, columns] += pin_sorted[start] * drawn
+        single[start : start + count] = False
+    if not single.any():
+        return out
+    row = row_sorted[single]
+    pin = pin_sorted[single]
+    within = np.cumsum(rows.prob)
+    row_start = np.concatenate([[0.0], within])[rows.ptr[:-1]]
+    within = within - row_start[entry_row]
+    within[rows.ptr[1:][np.diff(rows.ptr) > 0] - 1] = 1.0
+    cum = entry_row + within
+    key = row + rng.random((samples, row.shape[0]))
+    lo_idx = rows.ptr[row]
+    hi_idx = rows.ptr[row + 1] - 1
+    idx = np.minimum(np.maximum(np.searchsorted(cum, key, side="right"), lo_idx), hi_idx)
+    lower = np.where(idx == lo_idx, row.astype(np.float64), cum[np.maximum(idx - 1, 0)])
+    frac = (key - lower) / rows.prob[idx]
+    pos = np.minimum(np.maximum((frac * k[idx]).astype(np.int64), 0), k[idx] - 1)
+    column = first[idx] + pos + (np.arange(samples) * width)[:, None]
+    flat = np.bincount(column.ravel(), weights=np.broadcast_to(pin, column.shape).ravel(), minlength=samples * width)
+    out += flat.reshape(samples, width)
+    return out
+
+
+def _light_load(
+    rng: np.random.Generator, samples: int, *, mean: FloatArray, var: FloatArray, third: FloatArray, pods: IntArray
+) -> FloatArray:
+    """Per-Pod sum of many light atoms: a shifted gamma matching mean, variance and third central moment.
+
+    A sum of weighted Bernoulli picks is right-skewed when a Pod gets a few atoms on average; a normal variable
+    would understate the hottest Pod. Where the skew is negligible (or negative) a normal variable is used.
+    """
+    mean_p = np.repeat(mean, pods)
+    var_p = np.repeat(var, pods)
+    third_p = np.repeat(third, pods)
+    out = np.tile(mean_p, (samples, 1))
+    if not var_p.any():
+        return out
+    skewed = (third_p > 0) & (var_p > 0)
+    shape = np.zeros_like(var_p)
+    shape[skewed] = 4.0 * var_p[skewed] ** 3 / third_p[skewed] ** 2
+    skewed &= shape < _GAMMA_SHAPE_LIMIT
+    plain = ~skewed & (var_p > 0)
+    if plain.any():
+        cols = np.flatnonzero(plain)
+        out[:, cols] += np.sqrt(var_p[cols]) * rng.standard_normal((samples, cols.shape[0]))
+    if skewed.any():
+        cols = np.flatnonzero(skewed)
+        scale = third_p[cols] / (2.0 * var_p[cols])
+        shift = mean_p[cols] - shape[cols] * scale
+        out[:, cols] = shift + scale * rng.gamma(shape[cols], 1.0, (samples, cols.shape[0]))
+    np.maximum(out, 0.0, out=out)
+    return out
+
+
+def affinity_skew(
+    entry_share: FloatArray,
+    candidates: CandidateRouting,
+    *,
+    clients: ClientPopulation,
+    timeout_seconds: int,
+    lb_client_sticky: bool,
+    lb_proxying: bool,
+    seed: int,
+    samples: int = 200,
+    lb_addresses: int = 1,
+) -> AffinitySkew:
+    """Simulate ClientIP stickiness for one service port.
+
+    Args:
+        entry_share: Share of the affinity traffic's new connections entering each node (normalised here).
+        candidates: Where each node sends a new unpinned connection (``planner.engine.routing``).
+        clients: Client population (count, distribution, NAT, connection interval).
+        timeout_seconds: ``sessionAffinityConfig.clientIP.timeoutSeconds``.
+        lb_client_sticky: The LB (or the caller's own node, for in-cluster traffic) keeps a source on one node.
+        lb_proxying: The LB re-originates connections, so nodes see the LB's addresses instead of clients.
+        seed: Seed of the Monte Carlo.
+        samples: Number of samples.
+        lb_addresses: Source addresses of a proxying LB.
+
+    Returns:
+        The skew summary (see :class:`AffinitySkew` and the module docstring for the model).
+    """
+    rng = np.random.default_rng(seed)
+    nodes = candidates.nodes
+    pods = np.maximum(candidates.local_pods, candidates.endpoints).astype(np.int64)
+    total_pods = int(pods.sum())
+    pod_first = np.concatenate([[0], np.cumsum(pods)[:-1]]).astype(np.int64)
+    sink = nodes  # group index of "dropped"
+    entry = np.clip(entry_share.astype(np.float64), 0.0, None)
+    entry = entry / entry.sum() if entry.sum() > 0 else entry
+    rows = _rows(candidates, pods)
+    base_rows = int(rows.ptr.shape[0] - 1)
+    routed = rows.row_of_node >= 0
+    dropped = float(entry[~routed].sum())
+
+    if lb_proxying:
+        keys = _proxy_keys(max(lb_addresses, 1))
+    else:
+        keys = _client_weights(clients, EXPLICIT_KEY_CAP)
+        if clients.nat_addresses is not None:
+            keys = _collapse(keys, clients.nat_addresses, "nat")
+    interval = clients.connection_interval_seconds
+    # Expected new connections per timeout window of a key with share 1 (times its share and node share).
+    rate = math.inf if interval is None else timeout_seconds * clients.count / interval
+    sticky = lb_client_sticky and not lb_proxying
+    rest_mean = keys.rest_mass / keys.rest_count if keys.rest_count else 0.0
+    light_limit = LIGHT_FRACTION / max(total_pods, 1)
+
+    # Per-row light totals: pinned mass, pinned sum of squares, expired (connection-level) mass.
+    # Row ``base_rows`` is the sticky mixture row when used.
+    light_mass = np.zeros(base_rows + 1)
+    light_sq = np.zeros(base_rows + 1)
+    light_cube = np.zeros(base_rows + 1)
+    fresh_mass = np.zeros(base_rows + 1)
+    pinned_in = np.zeros(nodes)  # expected pinned traffic entering each node
+    live = np.zeros(nodes)  # expected live keys per entry node
+
+    if sticky:
+        mixture = np.zeros(nodes + 1)
+        for n_row in range(base_rows):
+            users = entry[rows.row_of_node == n_row].sum()
+            sl = slice(rows.ptr[n_row], rows.ptr[n_row + 1])
+            np.add.at(mixture, rows.group[sl], users * rows.prob[sl])
+        mixture[sink] = dropped
+        support = np.flatnonzero(mixture > 0)
+        rows = _with_row(rows, support, mixture[support] / mixture[support].sum())
+        w = keys.explicit
+        pin = _pinned(w, w, rate)
+        fresh_mass[base_rows] += float((w - pin).sum())
+        rest_pin = float(_pinned(np.array([keys.rest_mass]), np.array([rest_mean]), rate)[0])
+        light_mass[base_rows] += rest_pin
+        fraction_pinned_rest = rest_pin / keys.rest_mass if keys.rest_mass > 0 else 0.0
+        light_sq[base_rows] += keys.rest_sumsq * fraction_pinned_rest**2
+        light_cube[base_rows] += keys.rest_sumcube * fraction_pinned_rest**3
+        fresh_mass[base_rows] += keys.rest_mass - rest_pin
+        heavy = pin >= light_limit
+        atom_row = np.full(int(heavy.sum()), base_rows, dtype=np.int64)
+        atom_pin = pin[heavy]
+        light_mass[base_rows] += float(pin[~heavy].sum())
+        light_sq[base_rows] += float((pin[~heavy] ** 2).sum())
+        light_cube[base_rows] += float((pin[~heavy] ** 3).sum())
+        pinned_total = float(pin.sum()) + rest_pin
+        pinned_in = entry * pinned_total
+        live_keys = float(_live(w, rate).sum()) + keys.rest_count * float(_live(np.array([rest_mean]), rate)[0])
+        live = entry * live_keys
+    else:
+        active = np.flatnonzero(routed & (entry > 0))
+        e = entry[active]
+        w = keys.explicit
+        e_max = float(e.max()) if e.shape[0] else 0.0
+        heavy_keys = int((w * e_max >= light_limit).sum()) if e_max > 0 else 0
+        heavy_keys = min(heavy_keys, _MAX_ATOMS // max(active.shape[0], 1))
+        # Keys beyond ``heavy_keys`` join the totals (their atoms are light anyway).
+        rest_count = keys.rest_count + (w.shape[0] - heavy_keys)
+        rest_mass = keys.rest_mass + float(w[heavy_keys:].sum())
+        rest_sumsq = keys.rest_sumsq + float((w[heavy_keys:] ** 2).sum())
+        rest_sumcube = keys.rest_sumcube + float((w[heavy_keys:] ** 3).sum())
+        rest_mean = rest_mass / rest_count if rest_count else 0.0
+        hw = w[:heavy_keys]
+        traffic = np.outer(hw, e)
+        pin = _pinned(traffic, traffic, rate)
+        node_row = rows.row_of_node[active]
+        np.add.at(fresh_mass, node_row, (traffic - pin).sum(axis=0))
+        rest_traffic = rest_mass * e
+        rest_pinned = _pinned(rest_traffic, rest_mean * e, rate)
+        rest_fraction = np.divide(rest_pinned, rest_traffic, out=np.zeros_like(e), where=rest_traffic > 0)
+        np.add.at(light_mass, node_row, rest_pinned)
+        np.add.at(light_sq, node_row, rest_sumsq * (e * rest_fraction) ** 2)
+        np.add.at(light_cube, node_row, rest_sumcube * (e * rest_fraction) ** 3)
+        np.add.at(fresh_mass, node_row, rest_traffic - rest_pinned)
+        heavy = pin >= light_limit
+        light_pin = np.where(heavy, 0.0, pin)
+        np.add.at(light_mass, node_row, light_pin.sum(axis=0))
+        np.add.at(light_sq, node_row, (light_pin**2).sum(axis=0))
+        np.add.at(light_cube, node_row, (light_pin**3).sum(axis=0))
+        atom_row = np.broadcast_to(node_row, pin.shape)[heavy]
+        atom_pin = pin[heavy]
+        pinned_in[active] = pin.sum(axis=0) + rest_pinned
+        pinned_total = float(pinned_in.sum())
+        live[active] = _live(traffic, rate).sum(axis=0) + rest_count * _live(rest_mean * e, rate)
+
+    # Row geometry: per CSR entry its row, Pods and first Pod column (the sink is column ``total_pods``).
+    entry_row = np.repeat(np.arange(rows.ptr.shape[0] - 1), np.diff(rows.ptr))
+    is_sink = rows.group == sink
+    group_safe = np.where(is_sink, 0, rows.group)
+    k = np.where(is_sink, 1, pods[group_safe]).astype(np.int64)
+    first = np.where(is_sink, total_pods, pod_first[group_safe]).astype(np.int64)
+    per_pod_prob = rows.prob / k
+    width = total_pods + 1
+
+    # Light part: per-Pod mean and variance of pinned load, plus the expired (connection-level) expectation.
+    real = ~is_sink
+    n_rows = rows.ptr.shape[0] - 1
+    lm, ls, lc, fm = light_mass[:n_rows], light_sq[:n_rows], light_cube[:n_rows], fresh_mass[:n_rows]
+    g_real = rows.group[real]
+    mean_g = np.bincount(g_real, weights=(lm[entry_row] * per_pod_prob)[real], minlength=nodes)
+    spread = per_pod_prob * (1.0 - per_pod_prob)
+    var_g = np.bincount(g_real, weights=(ls[entry_row] * spread)[real], minlength=nodes)
+    skew_g = np.bincount(g_real, weights=(lc[entry_row] * spread * (1.0 - 2.0 * per_pod_prob))[real], minlength=nodes)
+    fresh_g = np.bincount(g_real, weights=(fm[entry_row] * per_pod_prob)[real], minlength=nodes)
+    light = _light_load(
+        rng,
+        samples,
+        mean=mean_g.astype(np.float64),
+        var=var_g.astype(np.float64),
+        third=skew_g.astype(np.float64),
+        pods=pods,
+    )
+    pinned = light
+
+    # Heavy atoms: equal atoms of one row as one multinomial when that is cheaper, the others one by one.
+    simulated = int(atom_pin.shape[0])
+    if simulated:
+        pinned = (
+            pinned
+            + _draw(
+                rng,
+                samples,
+                atom_row=atom_row,
+                atom_pin=atom_pin,
+                rows=rows,
+                entry_row=entry_row,
+                k=k,
+                first=first,
+                width=width,
+            )[:, :total_pods]
+        )
+    total = pinned + np.repeat(fresh_g, pods)
+
+    hottest_pod = np.argmax(total, axis=1)
+    hottest = total[np.arange(samples), hottest_pod]
+    served = 1.0 - dropped
+    mean_share = served / total_pods if total_pods else 0.0
+    hot_mean = float(hottest.mean())
+    hot_p99 = float(np.quantile(hottest, 0.99))
+    repin_pod = float(pinned[np.arange(samples), hottest_pod].mean())
+
+    hosting = np.flatnonzero(pods > 0)
+    node_total = np.add.reduceat(total, pod_first[hosting], axis=1)
+    node_pinned = np.add.reduceat(pinned, pod_first[hosting], axis=1)
+    busiest = np.argmax(node_total, axis=1)
+    busiest_node = hosting[busiest]
+    stay = _own_node_probability(rows, entry_row, nodes)
+    entered_elsewhere = pinned_in * (1.0 - stay)
+    repin_node = float((node_pinned[np.arange(samples), busiest] + entered_elsewhere[busiest_node]).mean())
+
+    # No affinity: every connection is spread by its entry node's candidates.
+    users_row = np.zeros(n_rows)
+    np.add.at(users_row, rows.row_of_node[routed], entry[routed])
+    base_mask = real & (entry_row < base_rows)
+    expect_g = np.bincount(
+        rows.group[base_mask], weights=(users_row[entry_row] * rows.prob)[base_mask], minlength=nodes
+    )
+    per_pod = np.divide(expect_g, pods, out=np.zeros(nodes), where=pods > 0)
+    no_affinity_share = float(per_pod[pods > 0].max()) if total_pods else 0.0
+
+    # xt_recent: live keys per endpoint per node = live keys entering n x probability of one given Pod.
+    row_peak = np.zeros(n_rows)
+    np.maximum.at(row_peak, entry_row[real], per_pod_prob[real])
+    recent = live[routed] * row_peak[rows.row_of_node[routed]]
+    recent_max = float(recent.max()) if recent.shape[0] else 0.0
+
+    return AffinitySkew(
+        scope=AFFINITY_SCOPE,
+        samples=samples,
+        seed=seed,
+        keys=keys.total,
+        key_source=keys.source,
+        simulated_atoms=simulated,
+        pinned_fraction=pinned_total,
+        dropped_fraction=dropped,
+        hottest_pod_share_mean=hot_mean,
+        hottest_pod_share_p99=hot_p99,
+        hottest_pod_ratio_mean=hot_mean / mean_share if mean_share else 1.0,
+        hottest_pod_ratio_p99=hot_p99 / mean_share if mean_share else 1.0,
+        no_affinity_hottest_pod_share=no_affinity_share,
+        no_affinity_hottest_pod_ratio=hottest_pod_ratio(per_pod, pods),
+        repinned_on_pod_loss=repin_pod,
+        repinned_on_node_loss=repin_node,
+        recent_entries_per_endpoint_max=recent_max,
+        recent_list_limit=RECENT_LIST_LIMIT,
+        recent_list_exceeded=recent_max > RECENT_LIST_LIMIT,
+    )
