@@ -146,12 +146,19 @@ def test_server_answers_health_checks_and_stops_cleanly_on_sigterm(runtime_stage
         assert unhealthy.returncode != 0  # the check does fail when nothing answers
 
         server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=STOP_SECONDS) == 0, log_path.read_text()
+        status = server.wait(timeout=STOP_SECONDS)
     finally:
         if server.poll() is None:
             server.kill()
             server.wait()
-    assert "Traceback" not in log_path.read_text()
+    log = log_path.read_text()
+    # A clean stop: the application's shutdown ran to completion, then uvicorn re-raises the
+    # signal it caught so the process ends "terminated by SIGTERM" (uvicorn/server.py,
+    # Server.capture_signals: `signal.raise_signal(captured_signal)`); exiting 0 is clean too.
+    assert status in {0, -signal.SIGTERM}, log
+    assert "Application shutdown complete." in log
+    assert "Finished server process" in log
+    assert "Traceback" not in log
 
 
 def test_health_check_uses_only_the_standard_library(runtime_stage):
