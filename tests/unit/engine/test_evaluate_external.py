@@ -29,7 +29,8 @@ def test_local_one_pod_on_one_of_three_nodes_with_health_checks() -> None:
     # Only n0 answers 200 on healthCheckNodePort, so the LB sends all 300/s there; its single Pod serves all.
     ev = evaluate_input(make_input([1, 0, 0], policy=LOCAL, external=300, lb=LoadBalancer(health_check=True)))
     cur = ev.policies[0]
-    assert cur.current and cur.policy.external_traffic_policy == "Local"
+    assert cur.current
+    assert cur.policy.external_traffic_policy == "Local"
     assert cur.nodes is not None
     assert cur.nodes.received_connections_per_second == pytest.approx([300, 0, 0])
     assert per_pod(cur) == pytest.approx([300, 0, 0])
@@ -137,7 +138,9 @@ def test_l2_leader_local_worst_case_is_the_node_with_fewest_pods() -> None:
     assert cur.summary.hottest_pod_ratio == pytest.approx(3.0)
     assert "TP003" in finding_ids(ev)
     # Under Cluster the leader (worst: fewest Pods among all nodes = n2) spreads over all 3 Pods -> even.
-    cluster = next(p for p in ev.policies if p.policy.external_traffic_policy == "Cluster" and p.policy.topology == "none")
+    cluster = next(
+        p for p in ev.policies if p.policy.external_traffic_policy == "Cluster" and p.policy.topology == "none"
+    )
     assert cluster.summary.hottest_pod_ratio == pytest.approx(1.0)
     assert cluster.summary.extra_hop_fraction == pytest.approx(1.0)
 

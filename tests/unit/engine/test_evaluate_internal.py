@@ -31,7 +31,8 @@ def test_itp_local_drops_callers_on_a_node_without_endpoints() -> None:
     assert cur.summary.client_ip_visible_fraction == 1.0  # Pod -> ClusterIP: Pod IP, no SNAT
     tp007 = next(f for f in ev.findings if f.id == "TP007")
     assert tp007.evidence["droppedCallerFraction"] == pytest.approx(0.5)
-    assert tp007.fix is not None and tp007.fix.replicas == {"n2": 1}
+    assert tp007.fix is not None
+    assert tp007.fix.replicas == {"n2": 1}
     # PreferSameNode instead: n2 has no local endpoint, falls back to its zone (all one zone): 1/2, 1/2.
     # n0: 100 + 100 = 200, n1: 200; nothing dropped.
     same_node = find(ev, internal_traffic_policy="Cluster", topology="PreferSameNode", session_affinity="None")
@@ -107,8 +108,9 @@ def test_no_endpoints_at_all_is_rejected() -> None:
 
 def test_client_ip_affinity_behind_one_nat_address_is_flagged() -> None:
     # All 5000 clients behind one NAT address: ClientIP keys on it, so each node pins everything to one Pod.
-    policy = ServicePolicy(type="LoadBalancer", external_traffic_policy="Cluster", session_affinity="ClientIP",
-                           timeout_seconds=10800)
+    policy = ServicePolicy(
+        type="LoadBalancer", external_traffic_policy="Cluster", session_affinity="ClientIP", timeout_seconds=10800
+    )
     ev = evaluate_input(
         make_input([1, 1, 1], policy=policy, external=100, clients=ClientPopulation(count=5000, nat_addresses=1))
     )
