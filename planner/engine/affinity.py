@@ -198,35 +198,34 @@ class _Rows(msgspec.Struct, frozen=True):
 
 
 def _rows(routing: CandidateRouting, pods: IntArray) -> _Rows:
+    """One row per distinct choice: each Local node, each hinted zone, and the cluster-wide set."""
     nodes = routing.nodes
     mode = routing.mode
     row_of_node = np.full(nodes, -1, dtype=np.int64)
-    groups: list[IntArray] = []
-    probs: list[FloatArray] = []
-    local = np.flatnonzero(mode == MODE_LOCAL)
+    local = np.flatnonzero((mode == MODE_LOCAL) & (pods > 0))
     row_of_node[local] = np.arange(local.shape[0])
-    groups.extend(local[:, None])
-    probs.extend(np.ones((local.shape[0], 1)))
+    groups: list[IntArray] = [local.astype(np.int64)]
+    probs: list[FloatArray] = [np.ones(local.shape[0])]
+    sizes: list[IntArray] = [np.ones(local.shape[0], dtype=np.int64)]
     next_row = local.shape[0]
     zoned = np.flatnonzero(mode == MODE_ZONE)
-    for z in np.unique(routing.zone[zoned]):
-        weights = routing.zone_weights[z]
-        support = np.flatnonzero((weights > 0) & (pods > 0))
-        row_of_node[zoned[routing.zone[zoned] == z]] = next_row
-        groups.append(support)
-        probs.append(weights[support] / weights[support].sum())
-        next_row += 1
+    choices: list[tuple[IntArray, FloatArray]] = [
+        (zoned[routing.zone[zoned] == z], routing.zone_weights[z]) for z in np.unique(routing.zone[zoned]).tolist()
+    ]
     everywhere = np.flatnonzero(mode == MODE_ALL)
     if everywhere.shape[0]:
-        support = np.flatnonzero((routing.all_weights > 0) & (pods > 0))
-        row_of_node[everywhere] = next_row
+        choices.append((everywhere, routing.all_weights))
+    for users, weights in choices:
+        support = np.flatnonzero((weights > 0) & (pods > 0))
+        if support.shape[0] == 0:
+            continue
+        row_of_node[users] = next_row
         groups.append(support)
-        probs.append(routing.all_weights[support] / routing.all_weights[support].sum())
-    sizes = np.array([g.shape[0] for g in groups], dtype=np.int64)
-    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    group = np.concatenate(groups).astype(np.int64) if groups else np.zeros(0, dtype=np.int64)
-    prob = np.concatenate(probs).astype(np.float64) if probs else np.zeros(0, dtype=np.float64)
-    return _Rows(row_of_node=row_of_node, ptr=ptr, group=group, prob=prob)
+        probs.append(weights[support] / weights[support].sum())
+        sizes.append(np.array([support.shape[0]], dtype=np.int64))
+        next_row += 1
+    ptr = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64)
+    return _Rows(row_of_node=row_of_node, ptr=ptr, group=np.concatenate(groups), prob=np.concatenate(probs))
 
 
 def _with_row(rows: _Rows, group: IntArray, prob: FloatArray) -> _Rows:
@@ -358,6 +357,31 @@ def _light_load(
     return out
 
 
+def _no_traffic(samples: int, seed: int, *, dropped: float) -> AffinitySkew:
+    """No Pod can be reached (or nothing enters): nothing to pin."""
+    return AffinitySkew(
+        scope=AFFINITY_SCOPE,
+        samples=samples,
+        seed=seed,
+        keys=0,
+        key_source="clients",
+        simulated_atoms=0,
+        pinned_fraction=0.0,
+        dropped_fraction=dropped,
+        hottest_pod_share_mean=0.0,
+        hottest_pod_share_p99=0.0,
+        hottest_pod_ratio_mean=1.0,
+        hottest_pod_ratio_p99=1.0,
+        no_affinity_hottest_pod_share=0.0,
+        no_affinity_hottest_pod_ratio=1.0,
+        repinned_on_pod_loss=0.0,
+        repinned_on_node_loss=0.0,
+        recent_entries_per_endpoint_max=0.0,
+        recent_list_limit=RECENT_LIST_LIMIT,
+        recent_list_exceeded=False,
+    )
+
+
 def affinity_skew(
     entry_share: FloatArray,
     candidates: CandidateRouting,
@@ -394,6 +418,8 @@ def affinity_skew(
     sink = nodes  # group index of "dropped"
     entry = np.clip(entry_share.astype(np.float64), 0.0, None)
     entry = entry / entry.sum() if entry.sum() > 0 else entry
+    if total_pods == 0 or entry.sum() <= 0:
+        return _no_traffic(samples, seed, dropped=1.0 if total_pods == 0 else 0.0)
     rows = _rows(candidates, pods)
     base_rows = int(rows.ptr.shape[0] - 1)
     routed = rows.row_of_node >= 0
@@ -422,11 +448,9 @@ def affinity_skew(
     live = np.zeros(nodes)  # expected live keys per entry node
 
     if sticky:
-        mixture = np.zeros(nodes + 1)
-        for n_row in range(base_rows):
-            users = entry[rows.row_of_node == n_row].sum()
-            sl = slice(rows.ptr[n_row], rows.ptr[n_row + 1])
-            np.add.at(mixture, rows.group[sl], users * rows.prob[sl])
+        users = np.bincount(rows.row_of_node[routed], weights=entry[routed], minlength=base_rows)
+        base_entry_row = np.repeat(np.arange(base_rows), np.diff(rows.ptr))
+        mixture = np.bincount(rows.group, weights=users[base_entry_row] * rows.prob, minlength=nodes + 1)
         mixture[sink] = dropped
         support = np.flatnonzero(mixture > 0)
         rows = _with_row(rows, support, mixture[support] / mixture[support].sum())
@@ -446,7 +470,8 @@ def affinity_skew(
         light_sq[base_rows] += float((pin[~heavy] ** 2).sum())
         light_cube[base_rows] += float((pin[~heavy] ** 3).sum())
         pinned_total = float(pin.sum()) + rest_pin
-        pinned_in = entry * pinned_total
+        pinned_in = np.where(routed, entry, 0.0) * pinned_total
+        pinned_total = float(pinned_in.sum())
         live_keys = float(_live(w, rate).sum()) + keys.rest_count * float(_live(np.array([rest_mean]), rate)[0])
         live = entry * live_keys
     else:
