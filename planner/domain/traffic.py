@@ -36,10 +36,10 @@ class LoadBalancer(Schema):
     Cluster). Without it an ETP Local Service keeps sending traffic to nodes without Pods, where it is dropped."""
     detection_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] | None = None
     """Time to mark a failed node unhealthy; default from ``provider``."""
-    client_ip: ClientIPHandling = "passthrough"
+    client_ip: ClientIPHandling = msgspec.field(default="passthrough", name="clientIP")
     """passthrough: the node sees the client address; proxy: the LB terminates and re-originates connections
     (every client looks like the LB); proxyProtocol: proxying, but the client address is passed in the PROXY header."""
-    preserve_client_ip: bool | None = None
+    preserve_client_ip: bool | None = msgspec.field(default=None, name="preserveClientIP")
     """ipTargets only: the target group's ``preserve_client_ip.enabled`` (default off for IP targets)."""
     leader_node: NodeName | None = None
     """l2Leader only: the announcing node. Unset: the eligible node that gives the worst case is reported."""
@@ -115,7 +115,7 @@ class ClientPopulation(Schema):
 class Requirements(Schema):
     """What the verdict checks. Unset fields are not checked."""
 
-    client_ip_required: bool = False
+    client_ip_required: bool = msgspec.field(default=False, name="clientIPRequired")
     max_hottest_pod_ratio: PositiveRatio | None = None
     """Hottest Pod's expected load divided by the mean Pod load."""
     max_dropped_fraction: Fraction01 | None = None
