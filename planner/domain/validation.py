@@ -115,7 +115,7 @@ def _traffic_errors(plan: ServicePlan, service: Service) -> list[FieldError]:
             errors.append(invalid(f"{path}.loadBalancer.leaderNode", lb.leader_node, "only for model l2Leader"))
         if lb.preserve_client_ip is not None and lb.model != "ipTargets":
             errors.append(
-                invalid(f"{path}.loadBalancer.preserveClientIp", lb.preserve_client_ip, "only for model ipTargets")
+                invalid(f"{path}.loadBalancer.preserveClientIP", lb.preserve_client_ip, "only for model ipTargets")
             )
         if lb.model == "podWeighted" and spec.external_traffic_policy != "Local":
             errors.append(

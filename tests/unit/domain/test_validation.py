@@ -139,13 +139,13 @@ def test_load_balancer_model_options():
     traffic = {
         "external": {
             "connectionsPerSecond": 100,
-            "loadBalancer": {"model": "podWeighted", "leaderNode": "n1", "preserveClientIp": True},
+            "loadBalancer": {"model": "podWeighted", "leaderNode": "n1", "preserveClientIP": True},
         }
     }
     found = errors_of(plan(traffic=traffic))
     assert set(found) == {
         ("spec.traffic.external.loadBalancer.leaderNode", "Invalid"),
-        ("spec.traffic.external.loadBalancer.preserveClientIp", "Invalid"),
+        ("spec.traffic.external.loadBalancer.preserveClientIP", "Invalid"),
         ("spec.traffic.external.loadBalancer.model", "Invalid"),  # podWeighted needs ETP Local
     }
 
