@@ -178,3 +178,46 @@ def test_health_check_uses_only_the_standard_library(runtime_stage):
         for word in statement.strip().removeprefix("import ").split(",")
     }
     assert imported == {"sys", "urllib.request"}
+
+
+def test_readme_serve_command_migrates_and_serves_the_ui(tmp_path):
+    # The README's first command, `python3 dev serve`, on a fresh SQLite file: `dev` applies the
+    # migrations, then replaces itself with the server, so the process it started is the server.
+    db_file = tmp_path / "readme.db"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PLANNER_")}
+    env["PLANNER_DATABASE_URL"] = f"sqlite:///{db_file}"
+    port = free_port()
+    log_path = tmp_path / "dev-serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, str(ROOT / "dev"), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert server.poll() is None, f"dev serve exited with {server.returncode}:\n{log_path.read_text()}"
+            try:
+                if http_status(f"http://127.0.0.1:{port}/health") == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        assert http_status(f"http://127.0.0.1:{port}/ready") == 200
+        assert http_status(f"http://127.0.0.1:{port}/schema") == 200
+        assert db_file.is_file()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=STOP_SECONDS)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    log = log_path.read_text()
+    assert "==> planner db upgrade" in log
+    assert log.index("==> planner db upgrade") < log.index(f"Uvicorn running on http://127.0.0.1:{port}")
+    assert "Application shutdown complete." in log
