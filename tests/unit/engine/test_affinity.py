@@ -1,0 +1,207 @@
+"""sessionAffinity: ClientIP skew. Expected values derived by hand from traffic-semantics.md sections 2 and 8:
+stickiness is state kept per node and per service port (the first connection on a node is a normal random choice,
+then pinned), not a hash; keys are source addresses as the node sees them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from planner.domain.traffic import ClientPopulation, HeavyHitterClients, UniformClients, ZipfClients
+from planner.engine.affinity import AFFINITY_SCOPE, RECENT_LIST_LIMIT, _power_tail, affinity_skew
+from planner.engine.routing import cluster_routing, local_routing
+
+
+def local(ready):
+    ready = np.array(ready, dtype=np.int64)
+    zeros = np.zeros_like(ready)
+    return local_routing(ready, zeros, zeros)
+
+
+def cluster(ready):
+    ready = np.array(ready, dtype=np.int64)
+    zeros = np.zeros_like(ready)
+    return cluster_routing(ready, zeros, zeros, 1, topology="none", node_hints_enabled=False)
+
+
+def skew(entry, routing, clients, *, sticky=True, proxying=False, seed=7, timeout=10800, samples=200):
+    return affinity_skew(
+        np.array(entry, dtype=np.float64),
+        routing,
+        clients=clients,
+        timeout_seconds=timeout,
+        lb_client_sticky=sticky,
+        lb_proxying=proxying,
+        seed=seed,
+        samples=samples,
+    )
+
+
+def test_one_nat_address_behind_sticky_lb_puts_everything_on_one_pod():
+    # ETP Local, nodeEqual LB over the two nodes with Pods (2 + 1 Pods): the single NAT address enters one node
+    # (the LB keeps it there) and that node pins it to one of its Pods: that Pod gets 100 % in every sample.
+    # Mean Pod share = 1/3 -> ratio 3. Without affinity: nodes get 1/2 each -> Pods 1/4, 1/4, 1/2.
+    result = skew([0.5, 0.5, 0.0], local([2, 1, 0]), ClientPopulation(count=5000, nat_addresses=1))
+    assert result.scope == AFFINITY_SCOPE == "per node and per service port"
+    assert result.keys == 1
+    assert result.key_source == "nat"
+    assert result.hottest_pod_share_mean == pytest.approx(1.0)
+    assert result.hottest_pod_share_p99 == pytest.approx(1.0)
+    assert result.hottest_pod_ratio_mean == pytest.approx(3.0)
+    assert result.no_affinity_hottest_pod_share == pytest.approx(0.5)
+    assert result.no_affinity_hottest_pod_ratio == pytest.approx(1.5)
+    # Losing that Pod (or its node) re-pins all traffic.
+    assert result.repinned_on_pod_loss == pytest.approx(1.0)
+    assert result.repinned_on_node_loss == pytest.approx(1.0)
+
+
+def test_one_key_non_sticky_lb_is_pinned_separately_on_each_node():
+    # Local, 3 nodes with one Pod each, LB spreads connections 1/3 per node: every node pins the key to its only
+    # Pod, so each Pod gets exactly 1/3 (stickiness is per node, not global).
+    result = skew([1 / 3] * 3, local([1, 1, 1]), ClientPopulation(count=1, nat_addresses=1), sticky=False)
+    assert result.hottest_pod_share_mean == pytest.approx(1 / 3)
+    assert result.hottest_pod_share_p99 == pytest.approx(1 / 3)
+    assert result.hottest_pod_ratio_mean == pytest.approx(1.0)
+
+
+def test_proxying_lb_key_is_pinned_at_random_by_each_node():
+    # ETP Cluster, 3 nodes x 1 Pod, proxying LB with one address: the key enters all 3 nodes (1/3 each) and each
+    # node pins it to one of the 3 Pods at random (27 equally likely outcomes):
+    #   all different (3! = 6): hottest 1/3; all the same (3): hottest 1; otherwise (18): hottest 2/3.
+    #   E = (6 * 1/3 + 18 * 2/3 + 3 * 1) / 27 = 17/27 = 0.630.
+    #   E[X^2] = (6/9 + 18 * 4/9 + 3) / 27 = 105/243; sd = sqrt(105/243 - (17/27)^2) = 0.189;
+    #   over 200 samples the mean's sd is 0.0134 -> tolerance 4 sd = 0.054.
+    result = skew([1 / 3] * 3, cluster([1, 1, 1]), ClientPopulation(count=10_000), proxying=True)
+    assert result.key_source == "proxy"
+    assert result.keys == 1
+    assert result.hottest_pod_share_mean == pytest.approx(17 / 27, abs=0.054)
+    assert result.hottest_pod_share_p99 == pytest.approx(1.0)
+    assert result.no_affinity_hottest_pod_share == pytest.approx(1 / 3)
+
+
+def test_uniform_clients_spread_close_to_even():
+    # 10,000 uniform clients, ETP Cluster over 4 nodes x 1 Pod, client-sticky LB: each client lands on each Pod
+    # with p = 1/4, so a Pod's share is Binomial(10000, 1/4) / 10000: sd = sqrt(p(1-p)/n) = 0.00433.
+    # The hottest of 4 exceeds 1/4 by about one sd; its 99th percentile by about 2.8 sd (P(max > t) <= 4 P(one)).
+    sd = math.sqrt(0.25 * 0.75 / 10_000)
+    result = skew([0.25] * 4, cluster([1, 1, 1, 1]), ClientPopulation(count=10_000))
+    assert result.key_source == "clients"
+    assert 0.25 < result.hottest_pod_share_mean < 0.25 + 3 * sd
+    assert result.hottest_pod_share_p99 < 0.25 + 4 * sd
+    assert result.hottest_pod_ratio_mean == pytest.approx(result.hottest_pod_share_mean / 0.25)
+
+
+def test_heavy_hitter_half_of_traffic_makes_a_pod_at_least_half():
+    # One client carries 50 %: its Pod gets >= 0.5 in every sample, plus its share of the other 999 clients.
+    result = skew(
+        [0.25] * 4, cluster([1, 1, 1, 1]), ClientPopulation(count=1000, distribution=HeavyHitterClients(shares=[0.5]))
+    )
+    assert result.hottest_pod_share_mean >= 0.5
+    # The rest (0.5) spreads ~evenly: the hot Pod gets ~0.5 + 0.5/4 = 0.625.
+    assert result.hottest_pod_share_mean == pytest.approx(0.625, abs=0.02)
+
+
+def test_zipf_top_client_bounds_the_hottest_pod():
+    # Zipf s = 2 over 1,000 clients: w1 = 1 / sum(i^-2, i <= 1000) = 1 / (pi^2/6 - ~1/1000) = 1 / 1.6439 = 0.6083.
+    result = skew(
+        [0.25] * 4, cluster([1, 1, 1, 1]), ClientPopulation(count=1000, distribution=ZipfClients(exponent=2.0))
+    )
+    assert result.hottest_pod_share_mean >= 0.608
+    assert result.hottest_pod_share_p99 >= result.hottest_pod_share_mean
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    clients = ClientPopulation(count=1000, distribution=ZipfClients(exponent=1.0))
+    first = skew([0.1] * 10, cluster([2] * 10), clients, seed=42)
+    again = skew([0.1] * 10, cluster([2] * 10), clients, seed=42)
+    other = skew([0.1] * 10, cluster([2] * 10), clients, seed=43)
+    assert first == again
+    assert first.hottest_pod_share_mean != other.hottest_pod_share_mean
+
+
+def test_short_timeout_shrinks_skew_toward_no_affinity():
+    # 8 uniform clients, 4 Pods: each client opens a connection every 1,000 s on average, the timeout is 100 s,
+    # so a connection finds its pin with probability 1 - exp(-100/1000) = 0.0952 (Poisson arrivals).
+    # The other 0.905 is spread connection by connection: 0.905/4 = 0.226 per Pod. The hottest Pod can then hold
+    # at most 0.226 + 0.0952 = 0.321, against >= 0.25 + a lot with long stickiness (8 clients on 4 Pods).
+    pinned = 1 - math.exp(-0.1)
+    sticky_for_long = skew([0.25] * 4, cluster([1, 1, 1, 1]), ClientPopulation(count=8))
+    short = skew(
+        [0.25] * 4,
+        cluster([1, 1, 1, 1]),
+        ClientPopulation(count=8, connection_interval_seconds=1000),
+        timeout=100,
+    )
+    assert short.pinned_fraction == pytest.approx(pinned)
+    assert short.hottest_pod_share_mean <= (1 - pinned) / 4 + pinned + 1e-9
+    assert short.hottest_pod_ratio_mean < sticky_for_long.hottest_pod_ratio_mean
+    assert short.hottest_pod_ratio_mean - 1 < (sticky_for_long.hottest_pod_ratio_mean - 1) / 3
+
+
+def test_xt_recent_list_overflows_with_1000_clients_on_one_endpoint():
+    # 1,000 clients, all entering the one node with the one Pod: 1,000 live addresses in that endpoint's
+    # xt_recent list on that node > ip_list_tot = 100.
+    result = skew([1.0], local([1]), ClientPopulation(count=1000))
+    assert result.recent_list_limit == RECENT_LIST_LIMIT == 100
+    assert result.recent_entries_per_endpoint_max == pytest.approx(1000)
+    assert result.recent_list_exceeded
+    # 20 Pods on that node: each endpoint's list holds 1000/20 = 50 on average -> fits.
+    spread = skew([1.0], local([20]), ClientPopulation(count=1000))
+    assert spread.recent_entries_per_endpoint_max == pytest.approx(50)
+    assert not spread.recent_list_exceeded
+
+
+def test_xt_recent_counts_only_recently_active_clients():
+    # A client connecting every 1,000 s is live (connected within the 100 s timeout) with p = 1 - exp(-0.1):
+    # 1,000 clients -> 95.2 expected entries < 100.
+    result = skew([1.0], local([1]), ClientPopulation(count=1000, connection_interval_seconds=1000), timeout=100)
+    assert result.recent_entries_per_endpoint_max == pytest.approx(1000 * (1 - math.exp(-0.1)))
+    assert not result.recent_list_exceeded
+
+
+def test_node_loss_counts_pins_on_it_and_pinned_traffic_entering_it():
+    # Cluster, 2 nodes x 1 Pod, 10,000 uniform clients behind a client-sticky LB: the busiest node's Pod holds
+    # ~1/2 of the pins; the other half of its entering traffic (1/2 x 1/2 = 1/4) was pinned to the other node's Pod
+    # and is re-pinned when the LB moves those clients: ~3/4.
+    result = skew([0.5, 0.5], cluster([1, 1]), ClientPopulation(count=10_000))
+    assert result.repinned_on_node_loss == pytest.approx(0.75, abs=0.02)
+    assert result.repinned_on_pod_loss == pytest.approx(0.5, abs=0.02)
+
+
+def test_traffic_to_a_node_without_pods_is_dropped():
+    # Local without LB health checks: 1/3 enters the node without Pods and is dropped. One NAT address behind a
+    # sticky LB lands there with p = 1/3 (hottest 0 then), else on a Pod (hottest 1): mean 2/3, sd of one sample
+    # sqrt(2/9) = 0.471, of the mean over 200 samples 0.033 -> tolerance 4 sd = 0.133.
+    result = skew([1 / 3] * 3, local([1, 1, 0]), ClientPopulation(count=100, nat_addresses=1))
+    assert result.dropped_fraction == pytest.approx(1 / 3)
+    assert result.hottest_pod_share_mean == pytest.approx(2 / 3, abs=0.133)
+
+
+def test_nat_pool_collapses_clients_round_robin():
+    # 10 clients behind 2 addresses (client i -> address i mod 2): 2 keys of 1/2 each.
+    result = skew([0.5, 0.5], cluster([1, 1]), ClientPopulation(count=10, nat_addresses=2))
+    assert result.keys == 2
+    assert result.key_source == "nat"
+    # Each key picks one of the 2 Pods: both on one Pod with p = 1/2 (hottest 1), else 1/2 each: mean 0.75.
+    assert result.hottest_pod_share_mean == pytest.approx(0.75, abs=0.15)
+
+
+def test_uniform_population_needs_no_explicit_draws():
+    result = skew([0.5, 0.5], cluster([5, 5]), ClientPopulation(count=100_000, distribution=UniformClients()))
+    assert result.simulated_atoms == 0
+    assert result.keys == 100_000
+
+
+def test_no_endpoint_at_all():
+    result = skew([0.5, 0.5], local([0, 0]), ClientPopulation(count=10))
+    assert result.dropped_fraction == 1.0
+    assert result.hottest_pod_share_mean == 0.0
+
+
+@pytest.mark.parametrize("exponent", [0.8, 1.0, 1.5])
+def test_zipf_tail_sum_matches_brute_force(exponent):
+    # Euler-Maclaurin tail used for populations beyond the explicit cap.
+    brute = float((np.arange(2001, 200_001, dtype=np.float64) ** -exponent).sum())
+    assert _power_tail(2001, 200_000, exponent) == pytest.approx(brute, rel=1e-10)
