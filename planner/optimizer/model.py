@@ -257,14 +257,33 @@ class ServiceModel:
         weight = self.total_nodes + 1
         return Term(term, weight * sum(self.zone_active.values()) + sum(self.u), maximize=True)
 
-    def hint_from_placement(self, pods: IntArray) -> None:
-        """Hint class counts from a node placement (e.g. the best baseline)."""
-        self.model.clear_hints()  # type: ignore[no-untyped-call]
+    def hint_from_placement(self, pods: IntArray) -> bool:
+        """Hint every variable from a node placement (e.g. the best baseline); False if it does not fit the model.
+
+        The class counts are fixed in a copy of the model, which is solved (propagation only, in practice) to
+        complete the hint with the minima, products and ratio, so the search starts from a full solution.
+        """
+        if int(pods[[n for c in self.classes for n in c.nodes]].sum()) != int(pods.sum()):
+            return False  # Pods outside this Service's usable nodes
+        trial = self.model.clone()
         for i, c in enumerate(self.classes):
             counts = [int(pods[n]) for n in c.nodes]
-            self.model.add_hint(self.u[i], sum(1 for x in counts if x > 0))
-            self.model.add_hint(self.y[i], sum(counts))
-        self.model.add_hint(self.n_rep, int(pods.sum()))
+            trial.add(trial.get_int_var_from_proto_index(self.u[i].index) == sum(1 for x in counts if x > 0))
+            trial.add(trial.get_int_var_from_proto_index(self.y[i].index) == sum(counts))
+        if self.ratio_var is not None:
+            trial.minimize(trial.get_int_var_from_proto_index(self.ratio_var.index))
+        elif self.denominator is not None:
+            trial.maximize(trial.get_int_var_from_proto_index(self.denominator.index))
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.max_deterministic_time = 1.0
+        if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return False
+        self.model.clear_hints()  # type: ignore[no-untyped-call]
+        for index in range(len(self.model.proto.variables)):
+            var = self.model.get_int_var_from_proto_index(index)
+            self.model.add_hint(var, int(solver.value(trial.get_int_var_from_proto_index(index))))
+        return True
 
     def decision_vars(self) -> Sequence[Any]:
         return [self.n_rep, *self.u, *self.y, *self.group_min.values()]
