@@ -103,6 +103,8 @@ def policy_matrix(inp: EngineInput) -> list[PolicyKey]:
 class _State(msgspec.Struct, frozen=True, kw_only=True):
     """Endpoints and node health the flows are computed from (the input's, or after a failure)."""
 
+    tag: object
+    """Cache key: ``"base"`` for the input's own state, ``("down", n)`` after node ``n`` fails."""
     ready: IntArray
     terminating: IntArray
     node_up: BoolArray
@@ -135,11 +137,12 @@ class _Evaluator:
         self.int_rate = float(int_rate)
         self.ext_rpc = traffic.external.requests_per_connection if traffic.external else 1.0
         self.int_rpc = traffic.internal.requests_per_connection if traffic.internal else 1.0
-        self.state = _State(ready=inp.ready, terminating=inp.terminating, node_up=inp.node_up)
+        self.state = _State(tag="base", ready=inp.ready, terminating=inp.terminating, node_up=inp.node_up)
         self.leader = leader_index(inp, self.lb)
-        self._routing: dict[tuple[str, str], CandidateRouting] = {}
-        self._auto: AutoHints | None = None
+        self._routing: dict[tuple[object, str, str], CandidateRouting] = {}
+        self._auto: dict[object, AutoHints] = {}
         self._computed: dict[tuple[object, ...], _Computed] = {}
+        self._down: dict[int, _State] = {}
         self._callers: FloatArray | None = None
         self._affinity: dict[tuple[object, ...], AffinitySkew] = {}
 
@@ -147,8 +150,8 @@ class _Evaluator:
 
     def auto(self, state: _State) -> AutoHints:
         inp = self.inp
-        if state is self.state and self._auto is not None:
-            return self._auto
+        if state.tag in self._auto:
+            return self._auto[state.tag]
         hints = auto_hints(
             inp.zone,
             inp.cpu_milli,
@@ -157,14 +160,13 @@ class _Evaluator:
             state.ready,
             inp.zone_count,
         )
-        if state is self.state:
-            self._auto = hints
+        self._auto[state.tag] = hints
         return hints
 
     def routing(self, policy: TrafficPolicy, topology: TopologySource, state: _State) -> CandidateRouting:
         source = _hint_source(topology) if policy == "Cluster" else "none"
-        key = (policy, source)
-        if state is self.state and key in self._routing:
+        key = (state.tag, policy, source)
+        if key in self._routing:
             return self._routing[key]
         inp = self.inp
         if policy == "Local":
@@ -183,8 +185,7 @@ class _Evaluator:
                 node_hints_enabled=inp.node_hints_enabled,
                 auto_zone_weights=auto_weights,
             )
-        if state is self.state:
-            self._routing[key] = routing
+        self._routing[key] = routing
         return routing
 
     def callers(self) -> FloatArray:
@@ -198,6 +199,17 @@ class _Evaluator:
                 self._callers = caller_shares(callers, inp.node_names, inp.zone, inp.zone_names, inp.node_up)
         return self._callers
 
+    def down(self, node: int) -> _State:
+        """The input's state after ``node`` fails: not up, its Pods gone."""
+        if node not in self._down:
+            ready = self.inp.ready.copy()
+            terminating = self.inp.terminating.copy()
+            node_up = self.inp.node_up.copy()
+            ready[node] = terminating[node] = 0
+            node_up[node] = False
+            self._down[node] = _State(tag=("down", node), ready=ready, terminating=terminating, node_up=node_up)
+        return self._down[node]
+
     def ext_inflow(self, policy: TrafficPolicy, state: _State) -> FloatArray:
         return entry_shares(self.lb, policy, state.ready, state.node_up, self.inp.zone, leader=self.leader)
 
@@ -206,8 +218,8 @@ class _Evaluator:
         inp = self.inp
         ext_source = _hint_source(key.topology) if key.external_traffic_policy == "Cluster" else "none"
         int_source = _hint_source(key.topology) if key.internal_traffic_policy == "Cluster" else "none"
-        cache_key = (key.external_traffic_policy, ext_source, key.internal_traffic_policy, int_source)
-        if state is self.state and cache_key in self._computed:
+        cache_key = (state.tag, key.external_traffic_policy, ext_source, key.internal_traffic_policy, int_source)
+        if cache_key in self._computed:
             return self._computed[cache_key]
         nodes = inp.node_count
         zero = np.zeros(nodes, dtype=np.float64)
@@ -256,8 +268,7 @@ class _Evaluator:
         if ext_per_pod is None and int_per_pod is None:
             requests = groups.per_pod * max(self.ext_rpc, self.int_rpc)
         computed = _Computed(flow=flow, groups=groups, requests_per_pod=requests, offered=offered)
-        if state is self.state:
-            self._computed[cache_key] = computed
+        self._computed[cache_key] = computed
         return computed
 
     # --- per policy ---------------------------------------------------------------------------------------------
@@ -416,12 +427,7 @@ class _Evaluator:
         node = int(np.argmax(np.where(with_pods, inflow, -1.0)))
         detect = detection_seconds(self.lb, etp) if health_checked else None
         lost_per_second = self.ext_rate * float(inflow[node])
-        ready = inp.ready.copy()
-        terminating = inp.terminating.copy()
-        node_up = inp.node_up.copy()
-        ready[node] = terminating[node] = 0
-        node_up[node] = False
-        survivors = self.compute(key, _State(ready=ready, terminating=terminating, node_up=node_up))
+        survivors = self.compute(key, self.down(node))
         survivor_summary_offered = survivors.offered
         survivors_dropped = (
             max(survivor_summary_offered - survivors.flow.total_served, 0.0) / survivor_summary_offered
