@@ -50,8 +50,7 @@ def parse_quantity(text: str | int | float) -> Fraction:
     match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
     if match is None:
         msg = (
-            "quantities must match the regular expression "
-            f"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {text!r}"
+            f"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {text!r}"
         )
         raise QuantityError(msg)
     number, exponent, suffix = match.groups()
