@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import msgspec
 import numpy as np
 
 from planner.engine.metrics import BoolArray, IntArray
@@ -28,6 +29,7 @@ from planner.optimizer.schema import (
     Recommendation,
     RecommendRequest,
     ServiceRecommendation,
+    SolverParams,
     SolveStatistics,
     SolveStatus,
     StageReport,
@@ -35,6 +37,15 @@ from planner.optimizer.schema import (
 )
 from planner.optimizer.single import ServiceSolution, solve_service
 from planner.optimizer.validation import violations
+
+FIRST_PASS_SHARE = 0.6
+MIN_SOLVE_SECONDS = 0.05
+
+
+def _share(params: SolverParams, budget: float, parts: int) -> SolverParams:
+    """Solver parameters with an equal part of ``budget`` (deterministic units or seconds) per solve."""
+    return msgspec.structs.replace(params, time_limit_seconds=max(budget / max(parts, 1), MIN_SOLVE_SECONDS))
+
 
 _STATUS_RANK: dict[str, int] = {"optimal": 0, "skipped": 0, "feasible": 1, "timedOut": 2, "infeasible": 3}
 
@@ -111,11 +122,13 @@ def recommend(request: RecommendRequest) -> Recommendation:
     solutions: dict[int, ServiceSolution] = {}
     placements: dict[int, IntArray] = {}
     residual = inst.free.copy()
+    # the budget is shared: 60 % for the per-Service solves, the rest for re-solving where capacity binds
+    first_pass = _share(params, params.time_limit_seconds * FIRST_PASS_SHARE, len(inst.services))
     for svc in inst.services:
         baselines[svc.index] = _baseline_reports(svc, inst, None)
         preference = pods_that_fit(residual, svc.request)
         sol = solve_service(
-            svc, inst.cluster, inst.free, params, order, hint=baselines[svc.index][1], preference=preference
+            svc, inst.cluster, inst.free, first_pass, order, hint=baselines[svc.index][1], preference=preference
         )
         solutions[svc.index] = sol
         if sol.pods is not None:
@@ -132,13 +145,14 @@ def recommend(request: RecommendRequest) -> Recommendation:
         residual = inst.free.copy()
         for si, placed in fixed.items():
             residual = residual - placed[:, None] * inst.services[si].request[None, :]
+        second_pass = _share(params, params.time_limit_seconds * (1 - FIRST_PASS_SHARE), len(coupled))
         for si in coupled:
             svc = inst.services[si]
             sol = solve_service(
                 svc,
                 inst.cluster,
                 np.maximum(residual, 0),
-                params,
+                second_pass,
                 order,
                 hint=placements[si],
                 preference=pods_that_fit(residual, svc.request),
