@@ -226,14 +226,14 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
             reason = "the NLB forwards to Pod IPs with client-IP preservation off (the IP-target default)"
             fix = Fix(
                 description="enable preserve_client_ip.enabled on the target group, or PROXY protocol",
-                field="spec.traffic.external.loadBalancer.preserveClientIp",
+                field="spec.traffic.external.loadBalancer.preserveClientIP",
                 value=True,
             )
         else:
             reason = "the load balancer proxies connections, so Pods see the load balancer's address"
             fix = Fix(
                 description="use a passthrough LB, or PROXY protocol",
-                field="spec.traffic.external.loadBalancer.clientIp",
+                field="spec.traffic.external.loadBalancer.clientIP",
                 value="proxyProtocol",
             )
         out.append(
@@ -469,7 +469,7 @@ def verdict_for(requirements: Requirements, current: PolicyResult) -> tuple[list
         visible = summary.client_ip_visible_fraction
         shown = 1.0 if summary.client_ip.in_proxy_protocol_header else (visible if visible is not None else 0.0)
         check(
-            "clientIpRequired",
+            "clientIPRequired",
             True,
             shown >= 1 - EPS,
             shown >= 1 - EPS,
