@@ -57,41 +57,47 @@ def _path(parts: list[str | int]) -> str:
     return text
 
 
-def check_plain_data(raw: Any) -> None:
-    """Reject what JSON storage cannot hold faithfully: YAML aliases (shared nodes) and non-finite numbers.
+def check_plain_data(raw: Any, budget: int) -> None:
+    """Reject what JSON storage cannot hold faithfully: non-finite numbers, recursive YAML aliases, and aliases
+    that expand to more than ``budget`` values (a "billion laughs" body).
 
     Raises:
         ApiProblem: 422 with the field path of the offending value.
     """
-    seen: set[int] = set()
+    active: set[int] = set()
     parts: list[str | int] = []
+    remaining = budget
+
+    def reject(message: str, value: Any = None) -> ApiProblem:
+        error = FieldProblem(field=_path(parts), type="Invalid", message=message, value=value)
+        return ApiProblem(422, message, problem="invalid-body", errors=[error])
 
     def walk(node: Any) -> None:
+        nonlocal remaining
+        remaining -= 1
+        if remaining < 0:
+            msg = "the body expands to too many values (YAML aliases)"
+            raise reject(msg)
         if isinstance(node, dict | list):
-            if id(node) in seen:
-                msg = "YAML anchors and aliases are not supported; write the value out"
-                raise ApiProblem(
-                    422,
-                    msg,
-                    problem="invalid-body",
-                    errors=[FieldProblem(field=_path(parts), type="Invalid", message=msg)],
-                )
-            seen.add(id(node))
+            if id(node) in active:
+                msg = "recursive YAML alias"
+                raise reject(msg)
+            active.add(id(node))
             items = node.items() if isinstance(node, dict) else enumerate(node)
             for key, value in items:
-                parts.append(key if isinstance(key, int) and isinstance(node, list) else str(key))
+                parts.append(key if isinstance(node, list) else str(key))
                 walk(value)
                 parts.pop()
+            active.discard(id(node))
         elif isinstance(node, float) and not math.isfinite(node):
             msg = "numbers must be finite"
-            raise ApiProblem(
-                422,
-                msg,
-                problem="invalid-body",
-                errors=[FieldProblem(field=_path(parts), type="Invalid", message=msg, value=str(node))],
-            )
+            raise reject(msg, str(node))
 
-    walk(raw)
+    try:
+        walk(raw)
+    except RecursionError as exc:
+        msg = "the body is nested too deeply"
+        raise ApiProblem(422, msg, problem="invalid-body") from exc
 
 
 def parse_raw(body: bytes, kind: str) -> list[Any]:
@@ -115,8 +121,10 @@ def parse_raw(body: bytes, kind: str) -> list[Any]:
         except (ValueError, RecursionError) as exc:
             msg = f"malformed YAML: {exc}"
             raise _malformed(msg) from exc
+    # YAML aliases may share values; allow the expanded data to be a bounded multiple of the text size
+    budget = max(100_000, 4 * len(body))
     for doc in docs:
-        check_plain_data(doc)
+        check_plain_data(doc, budget)
     return docs
 
 

@@ -55,7 +55,9 @@ from planner.db.documents import (
     list_documents,
     list_revisions,
 )
-from planner.domain.documents import API_VERSION, Cluster, Document, Metadata, Scenario, ServicePlan
+from planner.db.engine import Database
+from planner.db.errors import DocumentNotFound
+from planner.domain.documents import API_VERSION, Cluster, ClusterSpec, Document, Metadata, Scenario, ServicePlan
 from planner.domain.selectors import label_key_error, label_value_error, parse_selector
 from planner.domain.types import DNS_LABEL_PATTERN
 from planner.domain.validation import validate_document
@@ -131,7 +133,7 @@ KINDS = (
 def resource_body(stored: StoredDocument) -> dict[str, Any]:
     """The stored content with the server-managed metadata added."""
     content = stored.content
-    metadata = dict(content.get("metadata", {}))
+    metadata = {"name": stored.name, "namespace": stored.namespace, **content.get("metadata", {})}
     metadata.update(
         uid=stored.uid,
         revision=stored.revision,
@@ -216,6 +218,19 @@ def _labels_ok(resource: Resource) -> None:
         raise ApiProblem(422, "invalid labels", problem="invalid-document", errors=errors)
 
 
+async def _kubernetes_version(db: Database, doc: Document) -> str:
+    """The minor version of the cluster a ServicePlan runs on (its Service rules depend on it)."""
+    default = ClusterSpec(nodes=[]).kubernetes_version
+    if not isinstance(doc, ServicePlan):
+        return default
+    try:
+        stored = await get_document(db, "Cluster", doc.metadata.namespace, doc.spec.cluster_ref)
+    except DocumentNotFound:
+        return default  # the apply fails on the unknown reference
+    version = stored.content.get("spec", {}).get("kubernetesVersion", default)
+    return version if isinstance(version, str) else default
+
+
 def document_router(spec: KindSpec) -> Router:
     """All routes of one document kind."""
     item = f"/v1/namespaces/{{namespace:str}}/{spec.plural}/{{name:str}}"
@@ -263,7 +278,8 @@ def document_router(spec: KindSpec) -> Router:
         _labels_ok(resource)
         if resource.metadata.revision is not None:
             precondition = combine(precondition, parse_if_match(etag(resource.metadata.revision)))
-        doc = validate_document(to_document(spec, resource, namespace, name))
+        doc = to_document(spec, resource, namespace, name)
+        doc = validate_document(doc, kubernetes_version=await _kubernetes_version(db, doc))
         outcome = await apply_document(db, doc, precondition)
         if outcome.created:
             return document_response(outcome.document, 201, Location=f"/v1/namespaces/{namespace}/{spec.plural}/{name}")

@@ -56,7 +56,8 @@ class ProblemDetails(msgspec.Struct, kw_only=True, omit_defaults=True, rename="c
     status: int
     detail: str
     instance: str
-    errors: list[FieldProblem] = msgspec.field(default_factory=list)
+    errors: list[FieldProblem]
+    """Field errors; empty when the problem is not about fields."""
     current_revision: int | None = None
     """412 only: the stored revision, when the document exists."""
     referrers: list[ReferrerInfo] | None = None
@@ -110,6 +111,7 @@ def problem_response(
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
+_MISSING_PARAMETER = re.compile(r"Missing required \w+ parameter '([^']+)'")
 _TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[([^\]]*)\]")
 
 
@@ -218,6 +220,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     errors: list[FieldProblem] = []
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors.extend(_validation_problem(request, item) for item in exc.extra if isinstance(item, dict))
+    if isinstance(exc, ValidationException) and (missing := _MISSING_PARAMETER.search(exc.detail or "")):
+        errors.append(FieldProblem(field=missing.group(1), type="Required", message="required parameter"))
     status = exc.status_code
     detail = exc.detail or HTTPStatus(status).phrase
     if status >= 500:
@@ -236,6 +240,14 @@ def handle_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> R
     return problem_response(request, 500, "Internal Server Error")
 
 
+def handle_os_error(request: Request[Any, Any, Any], exc: OSError) -> Response[ProblemDetails]:
+    """Connection refused, timeouts, name resolution: the database (or the disk) is not reachable."""
+    log.warning("I/O failure answering %s %s: %r", request.method, request.url.path, exc)
+    return problem_response(
+        request, 503, "the database is unavailable", problem="database-unavailable", headers={"Retry-After": "1"}
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
     log.exception("unhandled error answering %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "Internal Server Error")
@@ -248,6 +260,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     SelectorError: handle_selector_error,
     HTTPException: handle_http_exception,
     DBAPIError: handle_database_error,
+    OSError: handle_os_error,
     Exception: handle_unexpected,
 }
 
