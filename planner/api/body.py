@@ -57,7 +57,11 @@ def _path(parts: list[str | int]) -> str:
     return text
 
 
-def check_plain_data(raw: Any, budget: int) -> None:
+DEFAULT_EXPANSION_BUDGET = 1_000_000
+"""Most values a decoded body may hold once YAML aliases are expanded, unless the caller sizes it to the body."""
+
+
+def check_plain_data(raw: Any, budget: int = DEFAULT_EXPANSION_BUDGET) -> None:
     """Reject what JSON storage cannot hold faithfully: non-finite numbers, recursive YAML aliases, and aliases
     that expand to more than ``budget`` values (a "billion laughs" body).
 
