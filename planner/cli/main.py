@@ -61,3 +61,14 @@ def openapi(output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _register() -> None:
+    from planner.cli.evaluate import evaluate  # noqa: PLC0415
+    from planner.cli.recommend import recommend  # noqa: PLC0415
+
+    main.add_command(evaluate)
+    main.add_command(recommend)
+
+
+_register()

@@ -1,0 +1,4 @@
+"""Renderers of evaluations and recommendations: terminal table, JSON/YAML, SARIF, JUnit, Markdown and HTML.
+
+Pure: they import only ``planner.domain``, ``planner.engine`` and ``planner.optimizer``.
+"""
