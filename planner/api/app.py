@@ -10,6 +10,7 @@ from litestar.di import Provide
 
 from planner.api.deps import provide_db
 from planner.api.documents import KINDS, document_router
+from planner.api.evaluations import evaluation_routes
 from planner.api.health import health, ready
 from planner.api.importing import import_cluster
 from planner.api.openapi import openapi_config, swagger_assets_router
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ready,
             import_cluster,
             *(document_router(spec) for spec in KINDS),
+            *evaluation_routes(),
             swagger_assets_router(),
         ],
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
