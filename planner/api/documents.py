@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Response, Router, delete, get, put
+from litestar import HttpMethod, Response, Router, delete, get, put, route
 from litestar.datastructures import ResponseHeader
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import (
     OpenAPIHeader,
@@ -83,15 +84,24 @@ SelectorQuery = Annotated[
         description="Kubernetes label selector: a=b, a!=b, a in (x,y), a notin (x,y), a, !a (comma = and)",
     ),
 ]
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[!#-~]*"( ?, ?(W/)?"[!#-~]*")*)$'
 IfMatchHeader = Annotated[
     str | None,
     HeaderParameter(
-        name="If-Match", max_length=4096, description='Entity tags ("3") or *; the write fails with 412 otherwise'
+        name="If-Match",
+        max_length=4096,
+        pattern=IF_MATCH_PATTERN,
+        description='Entity tags ("3") or *; the write fails with 412 otherwise',
     ),
 ]
 IfNoneMatchHeader = Annotated[
     str | None,
-    HeaderParameter(name="If-None-Match", max_length=16, description="* to create only (412 if the name exists)"),
+    HeaderParameter(
+        name="If-None-Match",
+        max_length=16,
+        pattern=r"^\*$",
+        description="* to create only (412 if the name exists)",
+    ),
 ]
 
 ETAG_HEADER = ResponseHeader(
@@ -216,6 +226,21 @@ def _labels_ok(resource: Resource) -> None:
             errors.append(FieldProblem(field=f"metadata.labels[{key}]", type="Invalid", message=reason, value=value))
     if errors:
         raise ApiProblem(422, "invalid labels", problem="invalid-document", errors=errors)
+
+
+def options_handler(path: str, methods: list[str]) -> HTTPRouteHandler:
+    """An explicit ``OPTIONS`` answer for a path served by several handlers.
+
+    litestar's automatic one lists only the methods of the first handler registered on the path. Register this
+    handler *before* the others on the same path.
+    """
+    allow = ", ".join(sorted({*methods, "OPTIONS"}))
+
+    @route(path, http_method=[HttpMethod.OPTIONS], include_in_schema=False, status_code=204)
+    async def answer_options() -> Response[None]:
+        return Response(None, status_code=204, headers={"Allow": allow})
+
+    return answer_options
 
 
 async def _kubernetes_version(db: Database, doc: Document) -> str:
@@ -394,7 +419,9 @@ def document_router(spec: KindSpec) -> Router:
     ) -> Response[dict[str, Any]]:
         return await _list(db=db, namespace=None, limit=limit, continue_=continue_, selector=label_selector)
 
+    options = options_handler(item, ["DELETE", "GET", "PUT"])
+
     return Router(
         path="/",
-        route_handlers=[apply, read, remove, revisions, list_in_namespace, list_everywhere],
+        route_handlers=[options, apply, read, remove, revisions, list_in_namespace, list_everywhere],
     )

@@ -12,7 +12,7 @@ import re
 from planner.api.problems import ApiProblem, FieldProblem
 from planner.db.documents import ANY, Precondition
 
-_ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
+_ENTITY_TAG = re.compile(r'[ \t]*(W/)?"([\x21\x23-\x7e]*)"[ \t]*(?:,|$)')
 
 
 def etag(revision: int) -> str:

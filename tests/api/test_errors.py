@@ -165,3 +165,9 @@ async def test_plain_yaml_aliases_are_expanded(client):
     response = await client.put(URL, content=aliased, headers=YAML)
     assert response.status_code == 201, response.text
     assert response.json()["spec"] == yaml.safe_load(CLUSTER_YAML)["spec"]
+
+
+async def test_options_lists_every_method_of_a_document(client):
+    response = await client.options(URL)
+    assert response.status_code == 204
+    assert sorted(m.strip() for m in response.headers["allow"].split(",")) == ["DELETE", "GET", "OPTIONS", "PUT"]
