@@ -118,8 +118,10 @@ def problem(description: str) -> ResponseSpec:
     )
 
 
-def success(container: Any, description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=container, description=description, generate_examples=False)
+def success(container: Any, description: str, media_type: str = "application/json") -> ResponseSpec:
+    return ResponseSpec(
+        data_container=container, description=description, media_type=media_type, generate_examples=False
+    )
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,8 @@ def _validation_problem(request: Request[Any, Any, Any], item: dict[str, Any]) -
     if source == "query":
         value = request.query_params.get(key)
     elif source == "header":
+        # litestar reports the parameter's Python name (if_match); report the header (If-Match)
+        key = "-".join(part.capitalize() for part in key.split("_")) if "_" in key else key
         value = request.headers.get(key)
     elif source == "path":
         value = request.path_params.get(key)
