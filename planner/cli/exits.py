@@ -39,16 +39,18 @@ def use_color(stream: IO[str] | None = None) -> bool:
     return bool(isatty and isatty())
 
 
-def format_error(error_field: str, message: str, source: str | None, line: int | None) -> str:
+def format_error(error_field: str, message: str, source: str | None, line: int | None, value: object = None) -> str:
+    """``file:line: field.path: message (value: ...)``, leaving out the parts that are unknown."""
     where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
     field = f"{error_field}: " if error_field else ""
-    return f"{where}{field}{message}"
+    shown = f" (value: {value!r})" if value is not None and not isinstance(value, (dict, list)) else ""
+    return f"{where}{field}{message}{shown}"
 
 
 def print_invalid(exc: InvalidDocument) -> None:
     click.echo(f"error: {exc.summary}", err=True)
     for e in exc.errors:
-        click.echo("  " + format_error(e.field, e.message, e.source, e.line), err=True)
+        click.echo("  " + format_error(e.field, e.message, e.source, e.line, e.value), err=True)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
@@ -12,9 +12,11 @@ import yaml
 from planner.cli.exits import EXIT_CODES_HELP, PASS, REQUIREMENTS_FAILED, exit_codes
 from planner.cli.run import recommend_inputs
 from planner.cli.sources import build_inputs, read_inputs
-from planner.optimizer.schema import Recommendation
 from planner.report.html import render_html
 from planner.report.model import Report
+
+if TYPE_CHECKING:
+    from planner.optimizer.schema import Recommendation
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 

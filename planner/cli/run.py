@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -10,9 +11,10 @@ from planner.cli.sources import Inputs, locations_for, requirement_field
 from planner.domain.documents import Placement, ServicePlan
 from planner.engine.evaluate import evaluate_plan
 from planner.engine.results import Evaluation
-from planner.optimizer.schema import Recommendation, RecommendRequest, ServiceGoal, SolverParams
-from planner.optimizer.solve import recommend
 from planner.report.model import Location, Report, ServiceReport
+
+if TYPE_CHECKING:
+    from planner.optimizer.schema import Recommendation
 
 
 def tool_version() -> str:
@@ -59,6 +61,9 @@ def _with_placement(plan: ServicePlan, pods_per_node: dict[str, int]) -> Service
 def recommend_inputs(inputs: Inputs, *, time_limit_seconds: float, seed: int) -> tuple[Recommendation, Report]:
     """Run the optimizer over every plan of the first cluster (scenarios are not placed), then evaluate the
     current and the recommended placement side by side."""
+    from planner.optimizer.schema import RecommendRequest, ServiceGoal, SolverParams  # noqa: PLC0415 - CP-SAT loads slowly
+    from planner.optimizer.solve import recommend  # noqa: PLC0415
+
     plans = [e for e in inputs.evaluables if e.scenario is None]
     cluster = plans[0].cluster
     plans = [e for e in plans if e.cluster is cluster]

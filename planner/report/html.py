@@ -309,7 +309,7 @@ def _findings_section(service: ServiceReport) -> str:
             if finding.fix.field:
                 detail += f" ({finding.fix.field}: {finding.fix.value})" if finding.fix.value is not None else ""
             if finding.fix.replicas:
-                detail += " Pods per node: " + ", ".join(f"{n}={c}" for n, c in finding.fix.replicas.items())
+                detail += ". Pods per node: " + ", ".join(f"{n}={c}" for n, c in finding.fix.replicas.items())
             fix = f'<div class="fix"><strong>Fix:</strong> {_e(detail)}</div>'
         items.append(
             f'<div class="finding {_e(finding.severity)}"><strong>{_e(finding.id)} {_e(finding.name)}</strong> '

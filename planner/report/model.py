@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import msgspec
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from planner.domain.traffic import Requirements
-from planner.engine.results import Evaluation
-from planner.optimizer.schema import Recommendation, ServiceRecommendation
+
+if TYPE_CHECKING:
+    from planner.engine.results import Evaluation
+    from planner.optimizer.schema import Recommendation, ServiceRecommendation
 
 
-class Location(msgspec.Struct, frozen=True, kw_only=True):
+@dataclass(frozen=True, kw_only=True)
+class Location:
     """A field in the user's input: file (as given on the command line), 1-based line and field path."""
 
     uri: str
@@ -17,19 +21,20 @@ class Location(msgspec.Struct, frozen=True, kw_only=True):
     field: str = ""
 
 
-class ServiceReport(msgspec.Struct, kw_only=True):
+@dataclass(kw_only=True)
+class ServiceReport:
     """One evaluated Service (or Service under a scenario)."""
 
     name: str
     namespace: str
     evaluation: Evaluation
     scenario: str | None = None
-    requirements: Requirements = msgspec.field(default_factory=Requirements)
+    requirements: Requirements = field(default_factory=Requirements)
     location: Location | None = None
     """Where the Service (or ServicePlan) is written."""
-    finding_locations: list[Location | None] = msgspec.field(default_factory=list)
+    finding_locations: list[Location | None] = field(default_factory=list)
     """Aligned with ``evaluation.findings``."""
-    check_locations: dict[str, Location] = msgspec.field(default_factory=dict)
+    check_locations: dict[str, Location] = field(default_factory=dict)
     """Requirement name -> where it is written."""
     recommended: Evaluation | None = None
     """The same Service evaluated with the recommended placement."""
@@ -41,9 +46,10 @@ class ServiceReport(msgspec.Struct, kw_only=True):
         return f"{base} (scenario {self.scenario})" if self.scenario else base
 
 
-class Report(msgspec.Struct, kw_only=True):
+@dataclass(kw_only=True)
+class Report:
     services: list[ServiceReport]
-    sources: list[str] = msgspec.field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
     recommendation: Recommendation | None = None
     tool_version: str = "0"
 
