@@ -27,6 +27,7 @@ from planner.engine.results import (
     Evaluation,
     FailureOutcome,
     NodeTable,
+    PathSummary,
     PolicyKey,
     PolicyResult,
     PolicySummary,
@@ -110,11 +111,22 @@ class _State(msgspec.Struct, frozen=True, kw_only=True):
     node_up: BoolArray
 
 
+class _Path(msgspec.Struct, frozen=True, kw_only=True):
+    """One traffic path (external or internal) of one policy, in connections per second."""
+
+    flow: Flow
+    groups: PodGroups
+    offered: float
+    requests_per_connection: float
+
+
 class _Computed(msgspec.Struct, frozen=True, kw_only=True):
     flow: Flow
     groups: PodGroups
     requests_per_pod: FloatArray
     offered: float
+    external: _Path | None = None
+    internal: _Path | None = None
 
 
 class _Evaluator:
@@ -228,6 +240,7 @@ class _Evaluator:
         )
         offered = 0.0
         ext_per_pod = int_per_pod = None
+        ext_path = int_path = None
         if not inp.policy.proxied:
             # Headless: clients connect to Pod IPs from DNS; ExternalName: no endpoints. No kube-proxy either way.
             served = state.ready.astype(np.float64)
@@ -247,18 +260,32 @@ class _Evaluator:
             if self.ext_rate > 0 and key.external_traffic_policy is not None:
                 etp = key.external_traffic_policy
                 unit = external_flow(self.ext_inflow(etp, state), self.routing(etp, key.topology, state), self.lb)
-                flow = flow.plus(unit.scaled(self.ext_rate))
+                scaled = unit.scaled(self.ext_rate)
+                flow = flow.plus(scaled)
                 ext_per_pod = pod_groups(unit, state.ready, state.terminating).per_pod
                 offered += self.ext_rate
+                ext_path = _Path(
+                    flow=scaled,
+                    groups=pod_groups(scaled, state.ready, state.terminating),
+                    offered=self.ext_rate,
+                    requests_per_connection=self.ext_rpc,
+                )
             if self.int_rate > 0 and key.internal_traffic_policy is not None:
                 itp = key.internal_traffic_policy
                 callers = np.where(state.node_up, self.callers(), 0.0)
                 total_callers = callers.sum()
                 if total_callers > 0:
                     unit = dispatch(callers / total_callers, self.routing(itp, key.topology, state))
-                    flow = flow.plus(unit.scaled(self.int_rate))
+                    scaled = unit.scaled(self.int_rate)
+                    flow = flow.plus(scaled)
                     int_per_pod = pod_groups(unit, state.ready, state.terminating).per_pod
                     offered += self.int_rate
+                    int_path = _Path(
+                        flow=scaled,
+                        groups=pod_groups(scaled, state.ready, state.terminating),
+                        offered=self.int_rate,
+                        requests_per_connection=self.int_rpc,
+                    )
         groups = pod_groups(flow, state.ready, state.terminating)
         requests = np.zeros_like(groups.per_pod)
         if ext_per_pod is not None:
@@ -267,7 +294,14 @@ class _Evaluator:
             requests += int_per_pod * self.int_rate * self.int_rpc
         if ext_per_pod is None and int_per_pod is None:
             requests = groups.per_pod * max(self.ext_rpc, self.int_rpc)
-        computed = _Computed(flow=flow, groups=groups, requests_per_pod=requests, offered=offered)
+        computed = _Computed(
+            flow=flow,
+            groups=groups,
+            requests_per_pod=requests,
+            offered=offered,
+            external=ext_path,
+            internal=int_path,
+        )
         self._computed[cache_key] = computed
         return computed
 
@@ -298,7 +332,37 @@ class _Evaluator:
             mean_pod_connections_per_second=served / pods if pods else 0.0,
             hottest_pod_connections_per_second=hottest,
             hottest_pod_requests_per_second=float(computed.requests_per_pod[hottest_index]) if pods else 0.0,
-            hottest_pod_share=hottest / served if served > 0 else 0.0,
+            hottest_pod_share=hottest / offered if offered > 0 else 0.0,
+            external=self.path_summary(computed.external, self.external_visibility(visibility)),
+            internal=self.path_summary(computed.internal, visibility.in_cluster_cluster_ip),
+        )
+
+    @staticmethod
+    def path_summary(path: _Path | None, visible: float | None) -> PathSummary | None:
+        if path is None:
+            return None
+        flow, groups, offered = path.flow, path.groups, path.offered
+        served = flow.total_served
+        dropped = max(offered - served, 0.0)
+        pods = int(groups.pods.sum())
+        present = groups.pods > 0
+        hottest = groups.hottest()
+        coldest = float(groups.per_pod[present].min()) if pods else 0.0
+        return PathSummary(
+            hottest_pod_ratio=groups.hottest_ratio(),
+            coefficient_of_variation=groups.cv(),
+            dropped_fraction=dropped / offered if offered > 0 else 0.0,
+            extra_hop_fraction=flow.extra_hop_fraction(),
+            client_ip_visible_fraction=visible,
+            offered_connections_per_second=offered,
+            served_connections_per_second=served,
+            dropped_connections_per_second=dropped,
+            mean_pod_connections_per_second=served / pods if pods else 0.0,
+            hottest_pod_connections_per_second=hottest,
+            hottest_pod_requests_per_second=hottest * path.requests_per_connection,
+            hottest_pod_share=hottest / offered if offered > 0 else 0.0,
+            mean_pod_share=served / pods / offered if pods and offered > 0 else 0.0,
+            coldest_pod_share=coldest / offered if offered > 0 else 0.0,
         )
 
     def entry_path(self) -> EntryPathName:
@@ -354,12 +418,16 @@ class _Evaluator:
             in_proxy_protocol_header=self.inp.traffic.external is not None and lb.client_ip == "proxyProtocol",
         )
 
+    def external_visibility(self, visibility: ClientIpVisibility) -> float | None:
+        """Client-IP visibility on the profile's external entry path."""
+        path = self.entry_path()
+        if path == "LoadBalancer":
+            return visibility.load_balancer
+        return visibility.node_port if path == "NodePort" else visibility.external_ip
+
     def main_visibility(self, visibility: ClientIpVisibility) -> float | None:
         if self.ext_rate > 0:
-            path = self.entry_path()
-            if path == "LoadBalancer":
-                return visibility.load_balancer
-            return visibility.node_port if path == "NodePort" else visibility.external_ip
+            return self.external_visibility(visibility)
         return visibility.in_cluster_cluster_ip
 
     def topology(self, key: PolicyKey) -> TopologyOutcome:
@@ -480,7 +548,6 @@ class _Evaluator:
         inp = self.inp
         flow = computed.flow
         served = flow.ready_load + flow.terminating_load
-        total = float(served.sum())
         per_pod = np.divide(flow.ready_load, inp.ready, out=np.zeros_like(flow.ready_load), where=inp.ready > 0)
         per_terminating = np.divide(
             flow.terminating_load, inp.terminating, out=np.zeros_like(flow.terminating_load), where=inp.terminating > 0
@@ -489,6 +556,15 @@ class _Evaluator:
         inflow = self.ext_inflow(etp, self.state) if etp is not None and self.ext_rate > 0 else None
         lost = inflow * self.ext_rate if inflow is not None else np.zeros(inp.node_count)
         zones = [inp.zone_names[z] if z >= 0 else None for z in inp.zone.tolist()]
+        offered = computed.offered
+
+        def path_per_pod(path: _Path | None) -> list[float]:
+            if path is None:
+                return []
+            load = path.flow.ready_load
+            per: FloatArray = np.divide(load, inp.ready, out=np.zeros_like(load), where=inp.ready > 0)
+            return [float(x) for x in per]
+
         return NodeTable(
             names=list(inp.node_names),
             zones=zones,
@@ -502,8 +578,10 @@ class _Evaluator:
             served_connections_per_second=served.tolist(),
             per_pod_connections_per_second=per_pod.tolist(),
             terminating_per_pod_connections_per_second=per_terminating.tolist(),
-            per_pod_share=(per_pod / total if total > 0 else per_pod * 0).tolist(),
+            per_pod_share=(per_pod / offered if offered > 0 else per_pod * 0).tolist(),
             failure_loss_connections_per_second=lost.tolist(),
+            external_per_pod_connections_per_second=path_per_pod(computed.external),
+            internal_per_pod_connections_per_second=path_per_pod(computed.internal),
         )
 
     def result(self, key: PolicyKey, *, current: bool) -> PolicyResult:

@@ -26,9 +26,10 @@ import math
 
 import numpy as np
 
-from planner.domain.traffic import LoadBalancer, Requirements
+from planner.domain.traffic import Callers, LoadBalancer, Requirements
 from planner.engine.external import detection_seconds, entry_shares, leader_index
 from planner.engine.inputs import DEFAULT_AFFINITY_TIMEOUT_SECONDS, EngineInput
+from planner.engine.internal import caller_shares
 from planner.engine.metrics import FloatArray, IntArray
 from planner.engine.results import Finding, Fix, PolicyResult, RequirementCheck
 
@@ -85,7 +86,14 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
     etp = key.external_traffic_policy
     uses_kube_proxy = lb.model != "ipTargets"
 
-    if external and etp == "Local" and uses_kube_proxy and summary.hottest_pod_ratio > 1 + 1e-6:
+    ext_summary = summary.external
+    if (
+        external
+        and etp == "Local"
+        and uses_kube_proxy
+        and ext_summary is not None
+        and ext_summary.hottest_pod_ratio > 1 + 1e-6
+    ):
         inflow = entry_shares(lb, "Local", inp.ready, inp.node_up, inp.zone, leader=leader_index(inp, lb))
         counts = even_counts(np.where(inp.ready > 0, inflow, 0.0), int(inp.ready.sum()))
         replicas = {inp.node_names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
@@ -96,7 +104,8 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
             internal_traffic_policy=key.internal_traffic_policy,
             topology=key.topology,
         )
-        alt = f"; externalTrafficPolicy: Cluster gives {cluster.summary.hottest_pod_ratio:.2f}x" if cluster else ""
+        cluster_ext = cluster.summary.external if cluster else None
+        alt = f"; externalTrafficPolicy: Cluster gives {cluster_ext.hottest_pod_ratio:.2f}x" if cluster_ext else ""
         out.append(
             Finding(
                 id="TP001",
@@ -104,14 +113,14 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
                 severity="warning",
                 message=(
                     f"externalTrafficPolicy: Local with a {lb.model} load balancer splits traffic per node, not per "
-                    f"Pod: the hottest Pod gets {summary.hottest_pod_ratio:.2f}x the mean "
-                    f"({summary.hottest_pod_share:.1%} of all connections){alt}. Pods per node proportional to "
-                    f"each node's share of LB traffic make it even: {replicas}."
+                    f"Pod: the hottest Pod gets {ext_summary.hottest_pod_ratio:.2f}x the mean of external traffic "
+                    f"({ext_summary.hottest_pod_share:.1%} of external connections){alt}. Pods per node "
+                    f"proportional to each node's share of LB traffic make it even: {replicas}."
                 ),
                 evidence={
-                    "hottestPodRatio": summary.hottest_pod_ratio,
-                    "hottestPodShare": summary.hottest_pod_share,
-                    "coefficientOfVariation": summary.coefficient_of_variation,
+                    "hottestPodRatio": ext_summary.hottest_pod_ratio,
+                    "hottestPodShare": ext_summary.hottest_pod_share,
+                    "coefficientOfVariation": ext_summary.coefficient_of_variation,
                 },
                 fix=Fix(description="place Pods in proportion to each node's LB share", replicas=replicas),
             )
@@ -120,7 +129,9 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
     if external and etp == "Local" and lb.model in ("nodeEqual", "podWeighted"):
         detect = detection_seconds(lb, "Local")
         failure = current.failure
-        if not lb.health_check and summary.dropped_fraction > EPS:
+        ext_dropped = ext_summary.dropped_fraction if ext_summary is not None else 0.0
+        ext_dropped_rate = ext_summary.dropped_connections_per_second if ext_summary is not None else 0.0
+        if not lb.health_check and ext_dropped > EPS:
             out.append(
                 Finding(
                     id="TP002",
@@ -128,12 +139,12 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
                     severity="error",
                     message=(
                         f"externalTrafficPolicy: Local without load-balancer health checks: "
-                        f"{_pct(summary.dropped_fraction)} of new connections reach nodes without a Ready Pod and "
+                        f"{_pct(ext_dropped)} of new external connections reach nodes without a Ready Pod and "
                         "are silently DROPped there (clients time out; kube-proxy does not reject them)."
                     ),
                     evidence={
-                        "droppedFraction": summary.dropped_fraction,
-                        "droppedConnectionsPerSecond": summary.dropped_connections_per_second,
+                        "droppedFraction": ext_dropped,
+                        "droppedConnectionsPerSecond": ext_dropped_rate,
                     },
                     fix=Fix(
                         description="health-check healthCheckNodePort (type: LoadBalancer), or use Cluster",
@@ -191,7 +202,10 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
                     f"MetalLB L2 mode: one announcing node ({inp.node_names[leader]}) receives every new "
                     f"connection; {detail}."
                 ),
-                evidence={"leaderReadyPods": float(leader_pods), "hottestPodRatio": summary.hottest_pod_ratio},
+                evidence={
+                    "leaderReadyPods": float(leader_pods),
+                    "hottestPodRatio": (ext_summary or summary).hottest_pod_ratio,
+                },
                 fix=Fix(description="use MetalLB BGP mode (ECMP over nodes) or externalTrafficPolicy: Cluster"),
             )
         )
@@ -243,7 +257,7 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
                 severity="info" if header else "error",
                 message=f"Client IP required, but only {_pct(visible)} of connections show it: {reason}."
                 + (" The PROXY protocol header still carries it." if header else ""),
-                evidence={"clientIpVisibleFraction": visible},
+                evidence={"clientIPVisibleFraction": visible},
                 fix=fix,
             )
         )
@@ -293,12 +307,18 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
             )
         )
 
-    if internal and key.internal_traffic_policy == "Local" and policy.proxied:
-        callers = np.asarray(current.nodes.received_connections_per_second if current.nodes else [], dtype=float)
-        dropped = np.asarray(current.nodes.dropped_connections_per_second if current.nodes else [], dtype=float)
-        without = [inp.node_names[i] for i in np.flatnonzero(dropped > EPS)]
-        if without:
-            share = float(dropped.sum() / callers.sum()) if callers.sum() > 0 else 0.0
+    int_summary = summary.internal
+    if internal and key.internal_traffic_policy == "Local" and policy.proxied and int_summary is not None:
+        callers = caller_shares(
+            inp.traffic.internal.callers if inp.traffic.internal else Callers(),
+            inp.node_names,
+            inp.zone,
+            inp.zone_names,
+            inp.node_up,
+        )
+        without = [inp.node_names[i] for i in np.flatnonzero((callers > 0) & (inp.ready + inp.terminating == 0))]
+        if without and int_summary.dropped_fraction > EPS:
+            share = int_summary.dropped_fraction
             replicas = dict.fromkeys(without, 1)
             out.append(
                 Finding(
@@ -310,7 +330,11 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
                         f"local endpoint ({', '.join(without[:5])}{'...' if len(without) > 5 else ''}): "
                         f"{_pct(share)} of in-cluster connections fail."
                     ),
-                    evidence={"droppedCallerFraction": share, "nodesWithoutEndpoints": float(len(without))},
+                    evidence={
+                        "droppedCallerFraction": share,
+                        "droppedConnectionsPerSecond": int_summary.dropped_connections_per_second,
+                        "nodesWithoutEndpoints": float(len(without)),
+                    },
                     fix=Fix(
                         description="run a Pod next to every caller (or use trafficDistribution: PreferSameNode, "
                         "which falls back instead of dropping)",

@@ -46,14 +46,14 @@ class PolicyKey(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 class ClientIpVisibility(Result):
     """Fraction of served connections whose Pod sees the caller's own address, per entry path (null: no such path).
 
-    ``inClusterClusterIp`` and ``inClusterLoadBalancerIp`` are about a Pod caller: does the backend see the Pod IP.
+    ``inClusterClusterIP`` and ``inClusterLoadBalancerIP`` are about a Pod caller: does the backend see the Pod IP.
     """
 
     load_balancer: float | None
     node_port: float | None
-    external_ip: float | None
-    in_cluster_cluster_ip: float | None
-    in_cluster_load_balancer_ip: float | None
+    external_ip: float | None = msgspec.field(name="externalIP")
+    in_cluster_cluster_ip: float | None = msgspec.field(name="inClusterClusterIP")
+    in_cluster_load_balancer_ip: float | None = msgspec.field(name="inClusterLoadBalancerIP")
     in_proxy_protocol_header: bool
     """The LB sends the client address in a PROXY protocol header (the application must parse it)."""
 
@@ -87,17 +87,59 @@ class FailureOutcome(Result):
     """Under Local without health checks the LB keeps sending to the drained node after its Pods are gone."""
 
 
-class PolicySummary(Result):
+class PathSummary(Result):
+    """One traffic path of the Service: external (through the load balancer) or internal (callers in the cluster).
+
+    Rates are new connections per second on this path; shares are fractions of this path's OFFERED connections
+    (what arrives, dropped ones included), so ``hottestPodShare`` <= 1 and the Pods' shares plus
+    ``droppedFraction`` add up to 1.
+    """
+
     hottest_pod_ratio: float
-    """Hottest Pod's expected load / mean Pod load (metrics.hottest_pod_ratio)."""
+    """Hottest Pod's expected load on this path / mean Pod load on this path (1.0: even)."""
+    coefficient_of_variation: float
+    """Population standard deviation of per-Pod load on this path over its mean (0.0: even)."""
+    dropped_fraction: float
+    """Dropped or rejected connections / offered connections."""
+    extra_hop_fraction: float
+    """Served connections whose Pod is on another node than the entry node / served connections."""
+    client_ip_visible_fraction: float | None = msgspec.field(name="clientIPVisibleFraction")
+    """External: on the profile's entry path (LoadBalancer, NodePort or externalIP); internal: Pod to ClusterIP."""
+    offered_connections_per_second: float
+    served_connections_per_second: float
+    dropped_connections_per_second: float
+    mean_pod_connections_per_second: float
+    """Served connections per second / Ready Pods (and serving-terminating Pods that get traffic)."""
+    hottest_pod_connections_per_second: float
+    hottest_pod_requests_per_second: float
+    """Hottest Pod's connections/s x this path's requests per connection."""
+    hottest_pod_share: float
+    """Hottest Pod's fraction of this path's offered connections."""
+    mean_pod_share: float
+    """Mean Pod's fraction of this path's offered connections (``(1 - droppedFraction) / Pods``)."""
+    coldest_pod_share: float
+    """Least loaded Pod's fraction of this path's offered connections."""
+
+
+class PolicySummary(Result):
+    """All traffic of the Service (external and internal together), plus each path on its own.
+
+    Rates are new connections per second; shares are fractions of all OFFERED connections (what arrives, dropped
+    ones included), so the Pods' shares plus ``droppedFraction`` add up to 1.
+    """
+
+    hottest_pod_ratio: float
+    """Hottest Pod's expected load / mean Pod load (metrics.hottest_pod_ratio), all traffic of the Service."""
     coefficient_of_variation: float
     dropped_fraction: float
+    """Dropped or rejected connections / offered connections, all traffic of the Service."""
     rejected: bool
     """No usable endpoint at all: kube-proxy rejects instead of dropping."""
     extra_hop_fraction: float
-    client_ip_visible_fraction: float | None
+    """Served connections whose Pod is on another node than the entry node / served connections."""
+    client_ip_visible_fraction: float | None = msgspec.field(name="clientIPVisibleFraction")
     """On the profile's main path: external entry if any external traffic, else in-cluster to the ClusterIP."""
-    client_ip: ClientIpVisibility
+    client_ip: ClientIpVisibility = msgspec.field(name="clientIP")
     offered_connections_per_second: float
     served_connections_per_second: float
     dropped_connections_per_second: float
@@ -105,7 +147,11 @@ class PolicySummary(Result):
     hottest_pod_connections_per_second: float
     hottest_pod_requests_per_second: float
     hottest_pod_share: float
-    """Hottest Pod's expected fraction of all served connections."""
+    """Hottest Pod's expected fraction of all offered connections (dropped ones included)."""
+    external: PathSummary | None = None
+    """External traffic only (null: no external traffic on this Service or in the profile)."""
+    internal: PathSummary | None = None
+    """In-cluster traffic to the ClusterIP only (null: no internal traffic in the profile)."""
 
 
 class NodeTable(Result):
@@ -126,9 +172,14 @@ class NodeTable(Result):
     """Each Ready Pod on the node (serving-terminating Pods: ``terminatingPerPodConnectionsPerSecond``)."""
     terminating_per_pod_connections_per_second: list[float]
     per_pod_share: list[float]
-    """Each Ready Pod's fraction of all served connections."""
+    """Each Ready Pod's fraction of all offered connections (dropped ones included): over all nodes,
+    ``sum(perPodShare x readyPods)`` + terminating Pods' share + the summary's ``droppedFraction`` = 1."""
     failure_loss_connections_per_second: list[float]
     """External connections per second lost if this node dies, until the LB detects it."""
+    external_per_pod_connections_per_second: list[float] = msgspec.field(default_factory=list)
+    """Each Ready Pod's external connections per second (empty when there is no external traffic)."""
+    internal_per_pod_connections_per_second: list[float] = msgspec.field(default_factory=list)
+    """Each Ready Pod's in-cluster connections per second (empty when there is no internal traffic)."""
 
 
 class PolicyResult(Result):
@@ -188,6 +239,7 @@ __all__ = [
     "Finding",
     "Fix",
     "NodeTable",
+    "PathSummary",
     "PolicyKey",
     "PolicyResult",
     "PolicySummary",

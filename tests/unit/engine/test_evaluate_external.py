@@ -220,3 +220,72 @@ def test_result_encodes_with_camel_case_fields() -> None:
     assert first["policy"]["externalTrafficPolicy"] == "Local"
     assert first["nodes"]["perPodConnectionsPerSecond"] == pytest.approx([75, 150, 0])
     assert data["policies"][1]["nodes"] is None
+
+
+def test_shares_are_fractions_of_offered_traffic_so_shares_plus_dropped_is_one() -> None:
+    # Local without health checks, one Pod on n0 of three nodes: the LB sends 1/3 of 300/s to each node, n1 and n2
+    # DROP theirs. The Pod serves 100 of the 300 offered: share 100 / 300 = 1/3; dropped 200 / 300 = 2/3.
+    ev = evaluate_input(make_input([1, 0, 0], policy=LOCAL, external=300, lb=LoadBalancer(health_check=False)))
+    cur = ev.policies[0]
+    assert cur.nodes is not None
+    assert cur.nodes.per_pod_share == pytest.approx([1 / 3, 0, 0])
+    assert cur.summary.hottest_pod_share == pytest.approx(1 / 3)
+    # 1 Pod x 1/3 + dropped 2/3 = 1.
+    assert sum(s * k for s, k in zip(cur.nodes.per_pod_share, cur.nodes.ready_pods, strict=True)) + (
+        cur.summary.dropped_fraction
+    ) == pytest.approx(1.0)
+    ext = cur.summary.external
+    assert ext is not None
+    assert (ext.hottest_pod_share, ext.mean_pod_share, ext.coldest_pod_share) == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    assert cur.summary.internal is None  # no internal traffic in the profile
+
+
+def test_per_path_summaries_keep_external_and_internal_apart() -> None:
+    # ETP Local + ITP Cluster, nodeEqual with health checks, Pods 2 + 1 + 0, external 400/s, internal 300/s from
+    # callers on every node (100/s each).
+    # External: n0 and n1 get 200/s each -> n0's Pods 100 each, n1's Pod 200: ratio 200 / (400/3) = 1.5, no hop.
+    # Internal (Cluster): 1/3 per Pod = 100/s each, ratio 1; hop: n0 keeps 2/3 of 100, n1 1/3, n2 none:
+    # forwarded 100/3 + 200/3 + 100 = 200 of 300 -> 2/3.
+    # All traffic: Pods 200, 200, 300 of 700 -> ratio 300 / (700/3) = 9/7; hop 200 / 700 = 2/7.
+    policy = ServicePolicy(type="LoadBalancer", external_traffic_policy="Local", internal_traffic_policy="Cluster")
+    ev = evaluate_input(make_input([2, 1, 0], policy=policy, external=400, internal=300))
+    cur = ev.policies[0]
+    ext, internal = cur.summary.external, cur.summary.internal
+    assert ext is not None
+    assert internal is not None
+    assert ext.hottest_pod_ratio == pytest.approx(1.5)
+    assert ext.extra_hop_fraction == 0
+    assert ext.hottest_pod_connections_per_second == pytest.approx(200)
+    assert ext.hottest_pod_share == pytest.approx(0.5)  # 200 of 400 offered
+    assert ext.client_ip_visible_fraction == 1.0  # ETP Local, passthrough LB
+    assert internal.hottest_pod_ratio == pytest.approx(1.0)
+    assert internal.extra_hop_fraction == pytest.approx(2 / 3)
+    assert internal.offered_connections_per_second == pytest.approx(300)
+    assert internal.client_ip_visible_fraction == 1.0  # Pod -> ClusterIP sees the Pod IP
+    assert cur.summary.hottest_pod_ratio == pytest.approx(9 / 7)
+    assert cur.summary.extra_hop_fraction == pytest.approx(2 / 7)
+    assert cur.nodes is not None
+    assert cur.nodes.external_per_pod_connections_per_second == pytest.approx([100, 200, 0])
+    assert cur.nodes.internal_per_pod_connections_per_second == pytest.approx([100, 100, 0])
+    # TP001 talks about external traffic: its evidence is the external 1.5x, not the combined 9/7.
+    tp001 = next(f for f in ev.findings if f.id == "TP001")
+    assert tp001.evidence["hottestPodRatio"] == pytest.approx(1.5)
+
+
+def test_kubernetes_acronyms_in_json_keys() -> None:
+    ev = evaluate_input(make_input([1, 1], policy=CLUSTER, external=10, internal=10))
+    data = msgspec.json.decode(msgspec.json.encode(ev))
+    summary = data["policies"][0]["summary"]
+    assert set(summary["clientIP"]) == {
+        "loadBalancer",
+        "nodePort",
+        "externalIP",
+        "inClusterClusterIP",
+        "inClusterLoadBalancerIP",
+        "inProxyProtocolHeader",
+    }
+    assert "clientIPVisibleFraction" in summary
+    assert "clientIPVisibleFraction" in summary["external"]
+    encoded = msgspec.json.encode(ev).decode()
+    assert 'Ip"' not in encoded
+    assert 'Ips"' not in encoded

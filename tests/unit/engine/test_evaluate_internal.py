@@ -140,3 +140,22 @@ def test_xt_recent_limit_and_timeout_range_findings() -> None:
     assert "TP010" not in {f.id for f in nft.findings}
     ipvs = evaluate_input(make_input([1, 1, 1], policy=policy, internal=10, data_plane="ipvs"))
     assert "TP009" in {f.id for f in ipvs.findings}
+
+
+def test_itp_local_drop_finding_uses_internal_numbers_only() -> None:
+    # ETP Cluster external 600/s (never dropped: the Service has Pods) + ITP Local internal 400/s from callers on
+    # every node (1/4 each = 100/s): n2 and n3 have no endpoint, so 200 of the 400 internal connections drop.
+    # Internal dropped fraction 200 / 400 = 1/2; over all traffic it would be 200 / 1000 = 1/5.
+    policy = ServicePolicy(type="LoadBalancer", external_traffic_policy="Cluster", internal_traffic_policy="Local")
+    ev = evaluate_input(make_input([1, 1, 0, 0], policy=policy, external=600, internal=400))
+    cur = ev.policies[0]
+    assert cur.summary.dropped_fraction == pytest.approx(0.2)
+    assert cur.summary.internal is not None
+    assert cur.summary.internal.dropped_fraction == pytest.approx(0.5)
+    assert cur.summary.external is not None
+    assert cur.summary.external.dropped_fraction == 0
+    tp007 = next(f for f in ev.findings if f.id == "TP007")
+    assert tp007.evidence["droppedCallerFraction"] == pytest.approx(0.5)
+    assert tp007.evidence["droppedConnectionsPerSecond"] == pytest.approx(200)
+    assert tp007.fix is not None
+    assert tp007.fix.replicas == {"n2": 1, "n3": 1}
