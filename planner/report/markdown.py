@@ -60,7 +60,7 @@ def render_markdown(report: Report) -> str:
         ev = service.evaluation
         lines += ["", f"### {cell(service.title)}: {_ICON[ev.verdict]}", "", cell(ev.summary), ""]
         if service.location is not None:
-            lines += [f"Defined in `{service.location.uri}` line {service.location.line}.", ""]
+            lines += [f"Defined in {cell(service.location.uri)} line {service.location.line}.", ""]
         for failure in ev.failures:
             lines.append(f"- ❌ requirement failed: {cell(failure)}")
         if ev.failures:
@@ -69,7 +69,7 @@ def render_markdown(report: Report) -> str:
             lines += ["| Rule | Severity | Finding | Fix | Where |", "|---|---|---|---|---|"]
             for index, finding in enumerate(ev.findings):
                 loc = service.finding_locations[index] if index < len(service.finding_locations) else None
-                where = f"`{cell(loc.uri)}:{loc.line}`" if loc is not None else ""
+                where = f"{cell(loc.uri)}:{loc.line}" if loc is not None else ""
                 fix = cell(finding.fix.description) if finding.fix is not None else ""
                 lines.append(
                     f"| `{finding.id}` {cell(finding.name)} | {_SEVERITY[finding.severity]} | "
