@@ -393,6 +393,7 @@ def affinity_skew(
     seed: int,
     samples: int = 200,
     lb_addresses: int = 1,
+    multiplicity: IntArray | None = None,
 ) -> AffinitySkew:
     """Simulate ClientIP stickiness for one service port.
 
@@ -406,6 +407,10 @@ def affinity_skew(
         seed: Seed of the Monte Carlo.
         samples: Number of samples.
         lb_addresses: Source addresses of a proxying LB.
+        multiplicity: How many identical nodes each entry of ``entry_share`` and ``candidates`` stands for
+            (None: one each). ``entry_share`` is then each one's share, and entries standing for more than one
+            node must hold no Pod. Each of them still pins on its own, so the result is the same as with the
+            nodes written out one by one.
 
     Returns:
         The skew summary (see :class:`AffinitySkew` and the module docstring for the model).
@@ -416,14 +421,17 @@ def affinity_skew(
     total_pods = int(pods.sum())
     pod_first = np.concatenate([[0], np.cumsum(pods)[:-1]]).astype(np.int64)
     sink = nodes  # group index of "dropped"
+    mult = np.ones(nodes) if multiplicity is None else multiplicity.astype(np.float64)
     entry = np.clip(entry_share.astype(np.float64), 0.0, None)
-    entry = entry / entry.sum() if entry.sum() > 0 else entry
-    if total_pods == 0 or entry.sum() <= 0:
+    entry_total = float(entry @ mult)
+    entry = entry / entry_total if entry_total > 0 else entry
+    mass = entry * mult  # share entering all the nodes an entry stands for
+    if total_pods == 0 or entry_total <= 0:
         return _no_traffic(samples, seed, dropped=1.0 if total_pods == 0 else 0.0)
     rows = _rows(candidates, pods)
     base_rows = int(rows.ptr.shape[0] - 1)
     routed = rows.row_of_node >= 0
-    dropped = float(entry[~routed].sum())
+    dropped = float(mass[~routed].sum())
 
     if lb_proxying:
         keys = _proxy_keys(max(lb_addresses, 1))
@@ -448,7 +456,7 @@ def affinity_skew(
     live = np.zeros(nodes)  # expected live keys per entry node
 
     if sticky:
-        users = np.bincount(rows.row_of_node[routed], weights=entry[routed], minlength=base_rows)
+        users = np.bincount(rows.row_of_node[routed], weights=mass[routed], minlength=base_rows)
         base_entry_row = np.repeat(np.arange(base_rows), np.diff(rows.ptr))
         mixture = np.bincount(rows.group, weights=users[base_entry_row] * rows.prob, minlength=nodes + 1)
         mixture[sink] = dropped
@@ -471,7 +479,7 @@ def affinity_skew(
         light_cube[base_rows] += float((pin[~heavy] ** 3).sum())
         pinned_total = float(pin.sum()) + rest_pin
         pinned_in = np.where(routed, entry, 0.0) * pinned_total
-        pinned_total = float(pinned_in.sum())
+        pinned_total = float(pinned_in @ mult)
         live_keys = float(_live(w, rate).sum()) + keys.rest_count * float(_live(np.array([rest_mean]), rate)[0])
         live = entry * live_keys
     else:
@@ -480,7 +488,8 @@ def affinity_skew(
         w = keys.explicit
         e_max = float(e.max()) if e.shape[0] else 0.0
         heavy_keys = int((w * e_max >= light_limit).sum()) if e_max > 0 else 0
-        heavy_keys = min(heavy_keys, _MAX_ATOMS // max(active.shape[0], 1))
+        copies = mult[active]
+        heavy_keys = min(heavy_keys, _MAX_ATOMS // max(int(copies.sum()), 1))
         # Keys beyond ``heavy_keys`` join the totals (their atoms are light anyway).
         rest_count = keys.rest_count + (w.shape[0] - heavy_keys)
         rest_mass = keys.rest_mass + float(w[heavy_keys:].sum())
@@ -491,23 +500,25 @@ def affinity_skew(
         traffic = np.outer(hw, e)
         pin = _pinned(traffic, traffic, rate)
         node_row = rows.row_of_node[active]
-        np.add.at(fresh_mass, node_row, (traffic - pin).sum(axis=0))
+        np.add.at(fresh_mass, node_row, (traffic - pin).sum(axis=0) * copies)
         rest_traffic = rest_mass * e
         rest_pinned = _pinned(rest_traffic, rest_mean * e, rate)
         rest_fraction = np.divide(rest_pinned, rest_traffic, out=np.zeros_like(e), where=rest_traffic > 0)
-        np.add.at(light_mass, node_row, rest_pinned)
-        np.add.at(light_sq, node_row, rest_sumsq * (e * rest_fraction) ** 2)
-        np.add.at(light_cube, node_row, rest_sumcube * (e * rest_fraction) ** 3)
-        np.add.at(fresh_mass, node_row, rest_traffic - rest_pinned)
+        np.add.at(light_mass, node_row, rest_pinned * copies)
+        np.add.at(light_sq, node_row, rest_sumsq * (e * rest_fraction) ** 2 * copies)
+        np.add.at(light_cube, node_row, rest_sumcube * (e * rest_fraction) ** 3 * copies)
+        np.add.at(fresh_mass, node_row, (rest_traffic - rest_pinned) * copies)
         heavy = pin >= light_limit
         light_pin = np.where(heavy, 0.0, pin)
-        np.add.at(light_mass, node_row, light_pin.sum(axis=0))
-        np.add.at(light_sq, node_row, (light_pin**2).sum(axis=0))
-        np.add.at(light_cube, node_row, (light_pin**3).sum(axis=0))
-        atom_row = np.broadcast_to(node_row, pin.shape)[heavy]
-        atom_pin = pin[heavy]
+        np.add.at(light_mass, node_row, light_pin.sum(axis=0) * copies)
+        np.add.at(light_sq, node_row, (light_pin**2).sum(axis=0) * copies)
+        np.add.at(light_cube, node_row, (light_pin**3).sum(axis=0) * copies)
+        # One atom per key and node: a heavy atom of an entry standing for several nodes is repeated.
+        atom_copies = np.broadcast_to(copies.astype(np.int64), pin.shape)[heavy]
+        atom_row = np.repeat(np.broadcast_to(node_row, pin.shape)[heavy], atom_copies)
+        atom_pin = np.repeat(pin[heavy], atom_copies)
         pinned_in[active] = pin.sum(axis=0) + rest_pinned
-        pinned_total = float(pinned_in.sum())
+        pinned_total = float(pinned_in @ mult)
         live[active] = _live(traffic, rate).sum(axis=0) + rest_count * _live(rest_mean * e, rate)
 
     # Row geometry: per CSR entry its row, Pods and first Pod column (the sink is column ``total_pods``).
@@ -577,7 +588,7 @@ def affinity_skew(
 
     # No affinity: every connection is spread by its entry node's candidates.
     users_row = np.zeros(n_rows)
-    np.add.at(users_row, rows.row_of_node[routed], entry[routed])
+    np.add.at(users_row, rows.row_of_node[routed], mass[routed])
     base_mask = real & (entry_row < base_rows)
     expect_g = np.bincount(
         rows.group[base_mask], weights=(users_row[entry_row] * rows.prob)[base_mask], minlength=nodes

@@ -15,6 +15,7 @@ import numpy as np
 from planner.domain.documents import Cluster, Scenario, ServicePlan
 from planner.domain.traffic import LoadBalancer
 from planner.engine.affinity import AffinitySkew, affinity_skew
+from planner.engine.classes import node_classes
 from planner.engine.external import detection_seconds, entry_shares, external_flow, leader_index
 from planner.engine.findings import findings_for, verdict_for
 from planner.engine.flow import Flow, PodGroups, dispatch, pod_groups
@@ -38,7 +39,10 @@ from planner.engine.routing import CandidateRouting, Topology, cluster_routing, 
 from planner.engine.topology_auto import AutoHints, auto_hints
 
 AFFINITY_SAMPLES = 200
-"""Monte Carlo draws of the client population per affinity estimate."""
+"""Monte Carlo draws of the client population per affinity estimate of the current policy."""
+ALTERNATIVE_SAMPLES_DIVISOR = 4
+"""Alternatives in the matrix draw ``AFFINITY_SAMPLES // ALTERNATIVE_SAMPLES_DIVISOR`` samples (stated in each
+result's ``affinity.samples``), unless they share the current policy's routing and reuse its estimate."""
 
 EntryPathName = Literal["LoadBalancer", "NodePort", "ExternalIP"]
 
@@ -102,10 +106,10 @@ def policy_matrix(inp: EngineInput) -> list[PolicyKey]:
 
 
 class _State(msgspec.Struct, frozen=True, kw_only=True):
-    """Endpoints and node health the flows are computed from (the input's, or after a failure)."""
+    """Endpoints and node health the flows are computed from (the input's, or after a failure), per node class."""
 
     tag: object
-    """Cache key: ``"base"`` for the input's own state, ``("down", n)`` after node ``n`` fails."""
+    """Cache key: ``"base"`` for the input's own state, ``("down", c)`` after the node of class ``c`` fails."""
     ready: IntArray
     terminating: IntArray
     node_up: BoolArray
@@ -118,6 +122,8 @@ class _Path(msgspec.Struct, frozen=True, kw_only=True):
     groups: PodGroups
     offered: float
     requests_per_connection: float
+    key: tuple[object, ...]
+    """Cache key of this path (its summary is computed once per path)."""
 
 
 class _Computed(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,10 +135,15 @@ class _Computed(msgspec.Struct, frozen=True, kw_only=True):
     internal: _Path | None = None
 
 
-class _Evaluator:
-    """Caches the pieces policies share (routings, LB inflow, unit flows), so the full matrix stays cheap."""
+ComputeKey = tuple[object, TrafficPolicy | None, Topology, TrafficPolicy | None, Topology]
 
-    def __init__(self, inp: EngineInput) -> None:
+
+class _Evaluator:
+    """Computes on node classes (planner.engine.classes) and caches every piece policies share: routings, LB
+    inflow, each traffic path's flow, combined flows, summaries, failure analyses, topology outcomes and affinity
+    estimates. Policies that differ only in sessionAffinity share all but the affinity part."""
+
+    def __init__(self, inp: EngineInput, *, affinity_samples: int = AFFINITY_SAMPLES) -> None:
         self.inp = inp
         traffic = inp.traffic
         self.lb = traffic.external.load_balancer if traffic.external else LoadBalancer()
@@ -149,28 +160,65 @@ class _Evaluator:
         self.int_rate = float(int_rate)
         self.ext_rpc = traffic.external.requests_per_connection if traffic.external else 1.0
         self.int_rpc = traffic.internal.requests_per_connection if traffic.internal else 1.0
-        self.state = _State(tag="base", ready=inp.ready, terminating=inp.terminating, node_up=inp.node_up)
-        self.leader = leader_index(inp, self.lb)
+        self.affinity_samples = affinity_samples
+        leader = leader_index(inp, self.lb)
+        alone: list[int] = []
+        if self.lb.model == "l2Leader":
+            # The leader takes everything: it must be a class of its own (explicit, or the worst case under Cluster:
+            # the first up node with the fewest Ready endpoints; under Local it has endpoints anyway).
+            if leader is not None:
+                alone.append(leader)
+            up = np.flatnonzero(inp.node_up)
+            if up.shape[0]:
+                alone.append(int(up[np.argmin(inp.ready[up])]))
+        self.classes = classes = node_classes(
+            inp.zone,
+            inp.node_up,
+            inp.control_plane,
+            inp.cpu_milli,
+            inp.ready,
+            inp.terminating,
+            self._node_callers(),
+            alone=alone,
+        )
+        self.mult = classes.count.astype(np.float64)
+        self.leader = int(classes.class_of_node[leader]) if leader is not None else None
+        self.state = _State(tag="base", ready=classes.ready, terminating=classes.terminating, node_up=classes.node_up)
         self._routing: dict[tuple[object, str, str], CandidateRouting] = {}
         self._auto: dict[object, AutoHints] = {}
-        self._computed: dict[tuple[object, ...], _Computed] = {}
+        self._inflow: dict[tuple[object, str], FloatArray] = {}
+        self._paths: dict[tuple[object, ...], _Path | None] = {}
+        self._computed: dict[ComputeKey, _Computed] = {}
+        self._summaries: dict[ComputeKey, PolicySummary] = {}
+        self._path_summaries: dict[tuple[object, ...], PathSummary] = {}
+        self._failures: dict[ComputeKey, FailureOutcome | None] = {}
+        self._topologies: dict[tuple[object, ...], TopologyOutcome] = {}
         self._down: dict[int, _State] = {}
-        self._callers: FloatArray | None = None
         self._affinity: dict[tuple[object, ...], AffinitySkew] = {}
 
     # --- shared pieces ------------------------------------------------------------------------------------------
 
-    def auto(self, state: _State) -> AutoHints:
+    def _node_callers(self) -> FloatArray:
         inp = self.inp
+        callers = inp.traffic.internal.callers if inp.traffic.internal else None
+        if callers is None:
+            up = inp.node_up.astype(np.float64)
+            total = up.sum()
+            return up / total if total > 0 else up
+        return caller_shares(callers, inp.node_names, inp.zone, inp.zone_names, inp.node_up)
+
+    def auto(self, state: _State) -> AutoHints:
         if state.tag in self._auto:
             return self._auto[state.tag]
+        c = self.classes
         hints = auto_hints(
-            inp.zone,
-            inp.cpu_milli,
+            c.zone,
+            c.cpu_milli,
             state.node_up,
-            inp.control_plane,
+            c.control_plane,
             state.ready,
-            inp.zone_count,
+            self.inp.zone_count,
+            node_count=c.count,
         )
         self._auto[state.tag] = hints
         return hints
@@ -181,8 +229,9 @@ class _Evaluator:
         if key in self._routing:
             return self._routing[key]
         inp = self.inp
+        zone = self.classes.zone
         if policy == "Local":
-            routing = local_routing(state.ready, state.terminating, inp.zone)
+            routing = local_routing(state.ready, state.terminating, zone)
         else:
             auto_weights = None
             if source == "Auto":
@@ -191,7 +240,7 @@ class _Evaluator:
             routing = cluster_routing(
                 state.ready,
                 state.terminating,
-                inp.zone,
+                zone,
                 inp.zone_count,
                 topology=source,
                 node_hints_enabled=inp.node_hints_enabled,
@@ -200,48 +249,99 @@ class _Evaluator:
         self._routing[key] = routing
         return routing
 
-    def callers(self) -> FloatArray:
-        if self._callers is None:
-            inp = self.inp
-            callers = inp.traffic.internal.callers if inp.traffic.internal else None
-            if callers is None:
-                up = inp.node_up.astype(np.float64)
-                self._callers = up / up.sum() if up.sum() > 0 else up
-            else:
-                self._callers = caller_shares(callers, inp.node_names, inp.zone, inp.zone_names, inp.node_up)
-        return self._callers
-
-    def down(self, node: int) -> _State:
-        """The input's state after ``node`` fails: not up, its Pods gone."""
-        if node not in self._down:
-            ready = self.inp.ready.copy()
-            terminating = self.inp.terminating.copy()
-            node_up = self.inp.node_up.copy()
-            ready[node] = terminating[node] = 0
-            node_up[node] = False
-            self._down[node] = _State(tag=("down", node), ready=ready, terminating=terminating, node_up=node_up)
-        return self._down[node]
+    def down(self, cls: int) -> _State:
+        """The input's state after the node of class ``cls`` (a class of one) fails: not up, its Pods gone."""
+        if cls not in self._down:
+            ready = self.state.ready.copy()
+            terminating = self.state.terminating.copy()
+            node_up = self.state.node_up.copy()
+            ready[cls] = terminating[cls] = 0
+            node_up[cls] = False
+            self._down[cls] = _State(tag=("down", cls), ready=ready, terminating=terminating, node_up=node_up)
+        return self._down[cls]
 
     def ext_inflow(self, policy: TrafficPolicy, state: _State) -> FloatArray:
-        return entry_shares(self.lb, policy, state.ready, state.node_up, self.inp.zone, leader=self.leader)
+        """Share of external connections entering each node of each class."""
+        key = (state.tag, policy)
+        if key not in self._inflow:
+            self._inflow[key] = entry_shares(
+                self.lb,
+                policy,
+                state.ready,
+                state.node_up,
+                self.classes.zone,
+                leader=self.leader,
+                multiplicity=self.mult,
+            )
+        return self._inflow[key]
+
+    def _source(self, policy: TrafficPolicy | None, topology: TopologySource) -> Topology:
+        return _hint_source(topology) if policy == "Cluster" else "none"
+
+    def compute_key(self, key: PolicyKey, state: _State) -> ComputeKey:
+        return (
+            state.tag,
+            key.external_traffic_policy,
+            self._source(key.external_traffic_policy, key.topology),
+            key.internal_traffic_policy,
+            self._source(key.internal_traffic_policy, key.topology),
+        )
+
+    def ext_path(self, etp: TrafficPolicy | None, topology: TopologySource, state: _State) -> _Path | None:
+        if self.ext_rate <= 0 or etp is None:
+            return None
+        cache_key = ("ext", state.tag, etp, self._source(etp, topology))
+        if cache_key not in self._paths:
+            unit = external_flow(self.ext_inflow(etp, state), self.routing(etp, topology, state), self.lb, self.mult)
+            scaled = unit.scaled(self.ext_rate)
+            self._paths[cache_key] = _Path(
+                flow=scaled,
+                groups=pod_groups(scaled, state.ready, state.terminating),
+                offered=self.ext_rate,
+                requests_per_connection=self.ext_rpc,
+                key=cache_key,
+            )
+        return self._paths[cache_key]
+
+    def int_path(self, itp: TrafficPolicy | None, topology: TopologySource, state: _State) -> _Path | None:
+        if self.int_rate <= 0 or itp is None:
+            return None
+        cache_key = ("int", state.tag, itp, self._source(itp, topology))
+        if cache_key not in self._paths:
+            callers = np.where(state.node_up, self.classes.callers, 0.0)
+            total_callers = float(callers @ self.mult)
+            path = None
+            if total_callers > 0:
+                unit = dispatch(callers / total_callers, self.routing(itp, topology, state), self.mult)
+                scaled = unit.scaled(self.int_rate)
+                path = _Path(
+                    flow=scaled,
+                    groups=pod_groups(scaled, state.ready, state.terminating),
+                    offered=self.int_rate,
+                    requests_per_connection=self.int_rpc,
+                    key=cache_key,
+                )
+            self._paths[cache_key] = path
+        return self._paths[cache_key]
 
     def compute(self, key: PolicyKey, state: _State) -> _Computed:
         """Combined external + internal flow of one policy, in connections per second."""
-        inp = self.inp
-        ext_source = _hint_source(key.topology) if key.external_traffic_policy == "Cluster" else "none"
-        int_source = _hint_source(key.topology) if key.internal_traffic_policy == "Cluster" else "none"
-        cache_key = (state.tag, key.external_traffic_policy, ext_source, key.internal_traffic_policy, int_source)
+        cache_key = self.compute_key(key, state)
         if cache_key in self._computed:
             return self._computed[cache_key]
-        nodes = inp.node_count
-        zero = np.zeros(nodes, dtype=np.float64)
+        zero = np.zeros(self.classes.size, dtype=np.float64)
         flow = Flow(
-            received=zero, forwarded=zero, served_locally=zero, dropped=zero, ready_load=zero, terminating_load=zero
+            received=zero,
+            forwarded=zero,
+            served_locally=zero,
+            dropped=zero,
+            ready_load=zero,
+            terminating_load=zero,
+            weight=self.mult,
         )
         offered = 0.0
-        ext_per_pod = int_per_pod = None
-        ext_path = int_path = None
-        if not inp.policy.proxied:
+        ext = internal = None
+        if not self.inp.policy.proxied:
             # Headless: clients connect to Pod IPs from DNS; ExternalName: no endpoints. No kube-proxy either way.
             served = state.ready.astype(np.float64)
             total = served.sum()
@@ -254,53 +354,31 @@ class _Evaluator:
                 dropped=zero,
                 ready_load=share * rate,
                 terminating_load=zero,
+                weight=self.mult,
             )
             offered = rate if total > 0 else 0.0
         else:
-            if self.ext_rate > 0 and key.external_traffic_policy is not None:
-                etp = key.external_traffic_policy
-                unit = external_flow(self.ext_inflow(etp, state), self.routing(etp, key.topology, state), self.lb)
-                scaled = unit.scaled(self.ext_rate)
-                flow = flow.plus(scaled)
-                ext_per_pod = pod_groups(unit, state.ready, state.terminating).per_pod
-                offered += self.ext_rate
-                ext_path = _Path(
-                    flow=scaled,
-                    groups=pod_groups(scaled, state.ready, state.terminating),
-                    offered=self.ext_rate,
-                    requests_per_connection=self.ext_rpc,
-                )
-            if self.int_rate > 0 and key.internal_traffic_policy is not None:
-                itp = key.internal_traffic_policy
-                callers = np.where(state.node_up, self.callers(), 0.0)
-                total_callers = callers.sum()
-                if total_callers > 0:
-                    unit = dispatch(callers / total_callers, self.routing(itp, key.topology, state))
-                    scaled = unit.scaled(self.int_rate)
-                    flow = flow.plus(scaled)
-                    int_per_pod = pod_groups(unit, state.ready, state.terminating).per_pod
-                    offered += self.int_rate
-                    int_path = _Path(
-                        flow=scaled,
-                        groups=pod_groups(scaled, state.ready, state.terminating),
-                        offered=self.int_rate,
-                        requests_per_connection=self.int_rpc,
-                    )
+            ext = self.ext_path(key.external_traffic_policy, key.topology, state)
+            internal = self.int_path(key.internal_traffic_policy, key.topology, state)
+            for path in (ext, internal):
+                if path is not None:
+                    flow = flow.plus(path.flow)
+                    offered += path.offered
         groups = pod_groups(flow, state.ready, state.terminating)
-        requests = np.zeros_like(groups.per_pod)
-        if ext_per_pod is not None:
-            requests += ext_per_pod * self.ext_rate * self.ext_rpc
-        if int_per_pod is not None:
-            requests += int_per_pod * self.int_rate * self.int_rpc
-        if ext_per_pod is None and int_per_pod is None:
+        if ext is None and internal is None:
             requests = groups.per_pod * max(self.ext_rpc, self.int_rpc)
+        else:
+            requests = np.zeros_like(groups.per_pod)
+            for path in (ext, internal):
+                if path is not None:
+                    requests = requests + path.groups.per_pod * path.requests_per_connection
         computed = _Computed(
             flow=flow,
             groups=groups,
             requests_per_pod=requests,
             offered=offered,
-            external=ext_path,
-            internal=int_path,
+            external=ext,
+            internal=internal,
         )
         self._computed[cache_key] = computed
         return computed
@@ -308,6 +386,10 @@ class _Evaluator:
     # --- per policy ---------------------------------------------------------------------------------------------
 
     def summary(self, key: PolicyKey, computed: _Computed) -> PolicySummary:
+        cache_key = self.compute_key(key, self.state)
+        cached = self._summaries.get(cache_key)
+        if cached is not None:
+            return cached
         flow, groups = computed.flow, computed.groups
         served = flow.total_served
         offered = computed.offered
@@ -315,10 +397,10 @@ class _Evaluator:
         pods = int(groups.pods.sum())
         hottest = groups.hottest()
         hottest_index = int(np.argmax(np.where(groups.pods > 0, groups.per_pod, -1.0))) if pods else 0
-        visibility = self.client_ip(key, flow)
+        visibility = self.client_ip(key, computed.external.flow if computed.external is not None else flow)
         main = self.main_visibility(visibility)
         rejected = served == 0 and int(self.state.ready.sum() + self.state.terminating.sum()) == 0
-        return PolicySummary(
+        summary = PolicySummary(
             hottest_pod_ratio=groups.hottest_ratio(),
             coefficient_of_variation=groups.cv(),
             dropped_fraction=dropped / offered if offered > 0 else 0.0,
@@ -333,9 +415,20 @@ class _Evaluator:
             hottest_pod_connections_per_second=hottest,
             hottest_pod_requests_per_second=float(computed.requests_per_pod[hottest_index]) if pods else 0.0,
             hottest_pod_share=hottest / offered if offered > 0 else 0.0,
-            external=self.path_summary(computed.external, self.external_visibility(visibility)),
-            internal=self.path_summary(computed.internal, visibility.in_cluster_cluster_ip),
+            external=self.cached_path_summary(computed.external, self.external_visibility(visibility)),
+            internal=self.cached_path_summary(computed.internal, visibility.in_cluster_cluster_ip),
         )
+        self._summaries[cache_key] = summary
+        return summary
+
+    def cached_path_summary(self, path: _Path | None, visible: float | None) -> PathSummary | None:
+        """A path's summary depends on the path alone (external visibility on its policy, which the key holds)."""
+        if path is None:
+            return None
+        cached = self._path_summaries.get(path.key)
+        if cached is None:
+            cached = self._path_summaries[path.key] = self.path_summary(path, visible)  # type: ignore[assignment]
+        return cached
 
     @staticmethod
     def path_summary(path: _Path | None, visible: float | None) -> PathSummary | None:
@@ -375,7 +468,10 @@ class _Evaluator:
         return "NodePort" if service_type == "NodePort" else "ExternalIP"
 
     def client_ip(self, key: PolicyKey, flow: Flow) -> ClientIpVisibility:
-        """traffic-semantics.md section 8, client-IP visibility matrix (plus Cilium and PROXY protocol)."""
+        """traffic-semantics.md section 8, client-IP visibility matrix (plus Cilium and PROXY protocol).
+
+        ``flow`` is the external path's flow (Cilium SNAT hides the client only when the backend is remote).
+        """
         policy = self.inp.policy
         lb = self.lb
         data_plane = self.inp.traffic.data_plane
@@ -431,16 +527,21 @@ class _Evaluator:
         return visibility.in_cluster_cluster_ip
 
     def topology(self, key: PolicyKey) -> TopologyOutcome:
-        inp = self.inp
-        source = key.topology
-        cluster_paths = [
+        cluster_paths = tuple(
             p
             for p, used in (
                 (key.external_traffic_policy, self.ext_rate > 0),
                 (key.internal_traffic_policy, self.int_rate > 0),
             )
             if used and p == "Cluster"
-        ]
+        )
+        cache_key = (key.topology, cluster_paths)
+        if cache_key not in self._topologies:
+            self._topologies[cache_key] = self._topology(key.topology, bool(cluster_paths))
+        return self._topologies[cache_key]
+
+    def _topology(self, source: TopologySource, cluster_paths: bool) -> TopologyOutcome:
+        inp = self.inp
         safeguard: str | None = None
         if source == "none":
             return TopologyOutcome(
@@ -452,8 +553,9 @@ class _Evaluator:
                 source=source, engaged=False, engaged_node_fraction=0.0, safeguard=None, message=message
             )
         routing = self.routing("Cluster", source, self.state)
-        up = inp.node_up
-        fraction = float(routing.topology_engaged[up].mean()) if up.any() else 0.0
+        up = self.state.node_up
+        up_nodes = float(self.mult[up].sum())
+        fraction = float(self.mult[up & routing.topology_engaged].sum()) / up_nodes if up_nodes > 0 else 0.0
         if source == "Auto":
             hints = self.auto(self.state)
             safeguard = hints.reason
@@ -471,42 +573,48 @@ class _Evaluator:
             message = "Local traffic policies ignore topology hints; " + message
         return TopologyOutcome(
             source=source,
-            engaged=bool(cluster_paths) and fraction > 0,
+            engaged=cluster_paths and fraction > 0,
             engaged_node_fraction=fraction,
             safeguard=safeguard,
             message=message,
         )
 
     def failure(self, key: PolicyKey) -> FailureOutcome | None:
+        cache_key = self.compute_key(key, self.state)
+        if cache_key not in self._failures:
+            self._failures[cache_key] = self._failure(key)
+        return self._failures[cache_key]
+
+    def _failure(self, key: PolicyKey) -> FailureOutcome | None:
         inp = self.inp
         etp = key.external_traffic_policy
         if etp is None or self.ext_rate <= 0 or not inp.policy.proxied:
             return None
-        with_pods = (inp.ready + inp.terminating) > 0
+        state = self.state
+        with_pods = (state.ready + state.terminating) > 0
         if not with_pods.any():
             return None
-        inflow = self.ext_inflow(etp, self.state)
+        inflow = self.ext_inflow(etp, state)
         if self.lb.model == "ipTargets":
             health_checked = True  # the LB health-checks the Pod targets themselves
         elif self.lb.model == "l2Leader":
             health_checked = True  # MetalLB moves the announcement when the leader's endpoints go
         else:
             health_checked = self.lb.health_check
-        node = int(np.argmax(np.where(with_pods, inflow, -1.0)))
+        # Classes with Pods are single nodes in node order, so this is the node with the largest inflow.
+        cls = int(np.argmax(np.where(with_pods, inflow, -1.0)))
         detect = detection_seconds(self.lb, etp) if health_checked else None
-        lost_per_second = self.ext_rate * float(inflow[node])
-        survivors = self.compute(key, self.down(node))
-        survivor_summary_offered = survivors.offered
+        lost_per_second = self.ext_rate * float(inflow[cls])
+        survivors = self.compute(key, self.down(cls))
+        survivor_offered = survivors.offered
         survivors_dropped = (
-            max(survivor_summary_offered - survivors.flow.total_served, 0.0) / survivor_summary_offered
-            if survivor_summary_offered > 0
-            else 0.0
+            max(survivor_offered - survivors.flow.total_served, 0.0) / survivor_offered if survivor_offered > 0 else 0.0
         )
         local_health = etp == "Local" and self.lb.model in ("nodeEqual", "podWeighted")
         drain_served = lost_per_second * (detect or 0.0) if local_health and health_checked else 0.0
         drain_dropped = lost_per_second if local_health and not health_checked else 0.0
         return FailureOutcome(
-            node=inp.node_names[node],
+            node=inp.node_names[int(self.classes.first[cls])],
             detection_seconds=detect,
             lost_connections_per_second_until_detected=lost_per_second,
             connections_lost_during_detection=lost_per_second * detect if detect is not None else None,
@@ -516,7 +624,7 @@ class _Evaluator:
             drain_dropped_connections_per_second=drain_dropped,
         )
 
-    def affinity(self, key: PolicyKey) -> AffinitySkew | None:
+    def affinity(self, key: PolicyKey, *, samples: int) -> AffinitySkew | None:
         inp = self.inp
         if key.session_affinity != "ClientIP" or not inp.policy.proxied:
             return None
@@ -527,9 +635,11 @@ class _Evaluator:
         if policy is None or int(self.state.ready.sum() + self.state.terminating.sum()) == 0:
             return None
         routing = self.routing(policy, key.topology, self.state)
-        entry = self.ext_inflow(policy, self.state) if external else self.callers()
-        cache_key = (external, policy, _hint_source(key.topology) if policy == "Cluster" else "none")
-        if cache_key not in self._affinity:
+        # Same entry and routing: the same estimate (a larger draw made for the current policy is reused).
+        cache_key = (external, policy, self._source(policy, key.topology))
+        cached = self._affinity.get(cache_key)
+        if cached is None or cached.samples < samples:
+            entry = self.ext_inflow(policy, self.state) if external else self.classes.callers
             lb = self.lb
             sticky = lb.client_affinity if lb.client_affinity is not None else True
             self._affinity[cache_key] = affinity_skew(
@@ -540,21 +650,28 @@ class _Evaluator:
                 lb_client_sticky=bool(sticky) if external else True,
                 lb_proxying=external and lb.client_ip != "passthrough",
                 seed=inp.traffic.seed,
-                samples=AFFINITY_SAMPLES,
+                samples=samples,
+                multiplicity=self.classes.count,
             )
         return self._affinity[cache_key]
 
     def nodes(self, key: PolicyKey, computed: _Computed) -> NodeTable:
+        """The per-node table: class values expanded to every node."""
         inp = self.inp
+        expand = self.classes.expand
         flow = computed.flow
+        state = self.state
         served = flow.ready_load + flow.terminating_load
-        per_pod = np.divide(flow.ready_load, inp.ready, out=np.zeros_like(flow.ready_load), where=inp.ready > 0)
+        per_pod = np.divide(flow.ready_load, state.ready, out=np.zeros_like(flow.ready_load), where=state.ready > 0)
         per_terminating = np.divide(
-            flow.terminating_load, inp.terminating, out=np.zeros_like(flow.terminating_load), where=inp.terminating > 0
+            flow.terminating_load,
+            state.terminating,
+            out=np.zeros_like(flow.terminating_load),
+            where=state.terminating > 0,
         )
         etp = key.external_traffic_policy
-        inflow = self.ext_inflow(etp, self.state) if etp is not None and self.ext_rate > 0 else None
-        lost = inflow * self.ext_rate if inflow is not None else np.zeros(inp.node_count)
+        inflow = self.ext_inflow(etp, state) if etp is not None and self.ext_rate > 0 else None
+        lost = inflow * self.ext_rate if inflow is not None else np.zeros(self.classes.size)
         zones = [inp.zone_names[z] if z >= 0 else None for z in inp.zone.tolist()]
         offered = computed.offered
 
@@ -562,8 +679,8 @@ class _Evaluator:
             if path is None:
                 return []
             load = path.flow.ready_load
-            per: FloatArray = np.divide(load, inp.ready, out=np.zeros_like(load), where=inp.ready > 0)
-            return [float(x) for x in per]
+            per: FloatArray = np.divide(load, state.ready, out=np.zeros_like(load), where=state.ready > 0)
+            return expand(per).tolist()  # type: ignore[no-any-return]
 
         return NodeTable(
             names=list(inp.node_names),
@@ -571,28 +688,30 @@ class _Evaluator:
             up=inp.node_up.tolist(),
             ready_pods=inp.ready.tolist(),
             terminating_pods=inp.terminating.tolist(),
-            received_connections_per_second=flow.received.tolist(),
-            forwarded_connections_per_second=flow.forwarded.tolist(),
-            served_locally_connections_per_second=flow.served_locally.tolist(),
-            dropped_connections_per_second=flow.dropped.tolist(),
-            served_connections_per_second=served.tolist(),
-            per_pod_connections_per_second=per_pod.tolist(),
-            terminating_per_pod_connections_per_second=per_terminating.tolist(),
-            per_pod_share=(per_pod / offered if offered > 0 else per_pod * 0).tolist(),
-            failure_loss_connections_per_second=lost.tolist(),
+            received_connections_per_second=expand(flow.received).tolist(),
+            forwarded_connections_per_second=expand(flow.forwarded).tolist(),
+            served_locally_connections_per_second=expand(flow.served_locally).tolist(),
+            dropped_connections_per_second=expand(flow.dropped).tolist(),
+            served_connections_per_second=expand(served).tolist(),
+            per_pod_connections_per_second=expand(per_pod).tolist(),
+            terminating_per_pod_connections_per_second=expand(per_terminating).tolist(),
+            per_pod_share=expand(per_pod / offered if offered > 0 else per_pod * 0).tolist(),
+            failure_loss_connections_per_second=expand(lost).tolist(),
             external_per_pod_connections_per_second=path_per_pod(computed.external),
             internal_per_pod_connections_per_second=path_per_pod(computed.internal),
         )
 
     def result(self, key: PolicyKey, *, current: bool) -> PolicyResult:
         computed = self.compute(key, self.state)
+        # Alternatives get fewer affinity samples (stated in ``affinity.samples``); the current policy the full count.
+        samples = self.affinity_samples if current else max(1, self.affinity_samples // ALTERNATIVE_SAMPLES_DIVISOR)
         return PolicyResult(
             policy=key,
             current=current,
             summary=self.summary(key, computed),
             topology=self.topology(key),
             failure=self.failure(key),
-            affinity=self.affinity(key),
+            affinity=self.affinity(key, samples=samples),
             nodes=self.nodes(key, computed) if current else None,
         )
 
@@ -649,7 +768,7 @@ def _summary_text(
     better = [
         r
         for r in results[1:]
-        if r.summary.dropped_fraction <= current.summary.dropped_fraction
+        if r.summary.dropped_fraction <= current.summary.dropped_fraction + 1e-9
         and r.summary.hottest_pod_ratio < current.summary.hottest_pod_ratio - 1e-9
     ]
     if better:

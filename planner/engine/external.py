@@ -36,24 +36,31 @@ def entry_shares(
     zone: IntArray,
     *,
     leader: int | None = None,
+    multiplicity: FloatArray | None = None,
 ) -> FloatArray:
     """Share of new external connections entering each node (sums to 1, or 0 when there is no target).
 
-    For ``ipTargets`` it is the share landing on each node's Pods (the LB targets Pod IPs).
+    For ``ipTargets`` it is the share landing on each node's Pods (the LB targets Pod IPs). With ``multiplicity``
+    each entry stands for that many identical nodes (the leader of ``l2Leader`` must be one of its own) and the
+    share is each one's.
     """
     if lb.model == "ipTargets":
-        return spread((ready * node_up).astype(np.float64), zone, cross_zone=lb.cross_zone)
+        weights = (ready * node_up).astype(np.float64)
+        return spread(weights, zone, cross_zone=lb.cross_zone, multiplicity=multiplicity)
     if lb.model == "l2Leader":
         return l2_leader(policy, ready, node_up, leader)
     targets = lb_targets(policy, ready, node_up, health_check=lb.health_check)
-    return spread(node_weights(lb.model, policy, targets, ready), zone, cross_zone=lb.cross_zone)
+    weights = node_weights(lb.model, policy, targets, ready)
+    return spread(weights, zone, cross_zone=lb.cross_zone, multiplicity=multiplicity)
 
 
-def external_flow(inflow: FloatArray, routing: CandidateRouting, lb: LoadBalancer) -> Flow:
+def external_flow(
+    inflow: FloatArray, routing: CandidateRouting, lb: LoadBalancer, multiplicity: FloatArray | None = None
+) -> Flow:
     """Unit external flow: kube-proxy routing of the LB's inflow, or straight to Pods for ``ipTargets``."""
     if lb.model == "ipTargets":
-        return direct_to_pods(inflow)
-    return dispatch(inflow, routing)
+        return direct_to_pods(inflow, multiplicity)
+    return dispatch(inflow, routing, multiplicity)
 
 
 __all__ = ["detection_seconds", "entry_shares", "external_flow", "leader_index"]

@@ -19,6 +19,7 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
         dropped: dropped (or rejected) on the entry node.
         ready_load: served by the node's Ready Pods (all of them together).
         terminating_load: served by the node's serving-terminating Pods.
+        weight: how many identical nodes each entry stands for (None: one each); totals count every one.
     """
 
     received: FloatArray
@@ -27,6 +28,10 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
     dropped: FloatArray
     ready_load: FloatArray
     terminating_load: FloatArray
+    weight: FloatArray | None = None
+
+    def _total(self, values: FloatArray) -> float:
+        return float(values.sum() if self.weight is None else values @ self.weight)
 
     def scaled(self, factor: float) -> Flow:
         return Flow(
@@ -36,6 +41,7 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
             dropped=self.dropped * factor,
             ready_load=self.ready_load * factor,
             terminating_load=self.terminating_load * factor,
+            weight=self.weight,
         )
 
     def plus(self, other: Flow) -> Flow:
@@ -46,19 +52,20 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
             dropped=self.dropped + other.dropped,
             ready_load=self.ready_load + other.ready_load,
             terminating_load=self.terminating_load + other.terminating_load,
+            weight=self.weight if self.weight is not None else other.weight,
         )
 
     @property
     def total_received(self) -> float:
-        return float(self.received.sum())
+        return self._total(self.received)
 
     @property
     def total_dropped(self) -> float:
-        return float(self.dropped.sum())
+        return self._total(self.dropped)
 
     @property
     def total_served(self) -> float:
-        return float(self.ready_load.sum() + self.terminating_load.sum())
+        return self._total(self.ready_load) + self._total(self.terminating_load)
 
     def dropped_fraction(self) -> float:
         total = self.total_received
@@ -67,13 +74,18 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
     def extra_hop_fraction(self) -> float:
         """Share of served connections whose endpoint is on another node than the one they entered."""
         served = self.total_served
-        return float(self.forwarded.sum()) / served if served > 0 else 0.0
+        return self._total(self.forwarded) / served if served > 0 else 0.0
 
 
-def dispatch(inflow: FloatArray, routing: CandidateRouting) -> Flow:
-    """Route ``inflow[n]`` (new connections entering node ``n``) as kube-proxy on each node would."""
+def dispatch(inflow: FloatArray, routing: CandidateRouting, multiplicity: FloatArray | None = None) -> Flow:
+    """Route ``inflow[n]`` (new connections entering node ``n``) as kube-proxy on each node would.
+
+    With ``multiplicity`` entry ``n`` stands for that many identical nodes, each receiving ``inflow[n]``; nodes with
+    endpoints must stand for themselves only (their loads are per node).
+    """
     mode = routing.mode
     nodes = inflow.shape[0]
+    mass = inflow if multiplicity is None else inflow * multiplicity
     local = mode == MODE_LOCAL
     to_local = np.where(local, inflow, 0.0)
     dropped = np.where(mode == MODE_DROP, inflow, 0.0)
@@ -81,13 +93,13 @@ def dispatch(inflow: FloatArray, routing: CandidateRouting) -> Flow:
     cluster_load = np.zeros(nodes, dtype=np.float64)
     everywhere = mode == MODE_ALL
     if everywhere.any():
-        cluster_load += float(inflow[everywhere].sum()) * routing.all_weights
+        cluster_load += float(mass[everywhere].sum()) * routing.all_weights
         stay += np.where(everywhere, inflow * routing.all_weights, 0.0)
     zoned = mode == MODE_ZONE
     if zoned.any():
         zone_count = routing.zone_weights.shape[0]
         zone_of = np.maximum(routing.zone, 0)
-        zone_in = np.bincount(zone_of[zoned], weights=inflow[zoned], minlength=zone_count)
+        zone_in = np.bincount(zone_of[zoned], weights=mass[zoned], minlength=zone_count)
         cluster_load += zone_in @ routing.zone_weights
         own = routing.zone_weights[zone_of, np.arange(nodes)]
         stay += np.where(zoned, inflow * own, 0.0)
@@ -105,10 +117,11 @@ def dispatch(inflow: FloatArray, routing: CandidateRouting) -> Flow:
         dropped=dropped,
         ready_load=ready_load,
         terminating_load=terminating_load,
+        weight=multiplicity,
     )
 
 
-def direct_to_pods(node_share: FloatArray) -> Flow:
+def direct_to_pods(node_share: FloatArray, multiplicity: FloatArray | None = None) -> Flow:
     """The LB targets Pod IPs (``ipTargets``): each node's Pods get ``node_share``; no kube-proxy hop."""
     zero = np.zeros_like(node_share)
     return Flow(
@@ -118,6 +131,7 @@ def direct_to_pods(node_share: FloatArray) -> Flow:
         dropped=zero,
         ready_load=node_share,
         terminating_load=zero,
+        weight=multiplicity,
     )
 
 

@@ -38,21 +38,26 @@ def node_weights(model: NodeModel, policy: Policy, targets: BoolArray, ready_loc
     return targets.astype(np.float64)
 
 
-def spread(weights: FloatArray, zone: IntArray, *, cross_zone: bool) -> FloatArray:
+def spread(
+    weights: FloatArray, zone: IntArray, *, cross_zone: bool, multiplicity: FloatArray | None = None
+) -> FloatArray:
     """Share of new connections per node.
 
     With cross-zone balancing each node gets ``weight / sum(weights)``. Without it the LB first splits traffic
     equally over the zones that have a weighted target, then by weight inside the zone. Nodes without a zone
     label (``zone == -1``) form one group of their own.
+
+    With ``multiplicity`` each entry stands for that many identical nodes and the share returned is each one's.
     """
-    total = weights.sum()
+    mass = weights if multiplicity is None else weights * multiplicity
+    total = mass.sum()
     if total <= 0:
         return np.zeros_like(weights)
     if cross_zone:
         even: FloatArray = weights / total
         return even
     zone_key = np.where(zone < 0, zone.max(initial=0) + 1, zone)
-    zone_weight = np.bincount(zone_key, weights=weights)
+    zone_weight = np.bincount(zone_key, weights=mass)
     active_zones = int((zone_weight > 0).sum())
     per_zone = np.divide(1.0, zone_weight * active_zones, out=np.zeros_like(zone_weight), where=zone_weight > 0)
     shares: FloatArray = weights * per_zone[zone_key]

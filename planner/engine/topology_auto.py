@@ -130,6 +130,7 @@ def auto_hints(  # noqa: PLR0917 (one array per node attribute, in the documente
     zone_count: int,
     *,
     zone_names: Sequence[str] | None = None,
+    node_count: IntArray | None = None,
 ) -> AutoHints:
     """Run the ProportionalZoneCPU heuristic and turn its hints into per-zone routing weights.
 
@@ -143,6 +144,8 @@ def auto_hints(  # noqa: PLR0917 (one array per node attribute, in the documente
             node's zone.
         zone_count: Number of zone indices (rows of ``zone_weights``).
         zone_names: Optional names used in ``message``.
+        node_count: How many identical nodes each entry stands for (None: one each); entries standing for more
+            than one node must hold no endpoint, and ``node_cpu_milli`` is then their total CPU.
 
     Returns:
         The decision, the allocation numbers and, when engaged, the per-zone routing weights.
@@ -174,18 +177,20 @@ def auto_hints(  # noqa: PLR0917 (one array per node attribute, in the documente
     total_endpoints = int(endpoints.sum())
 
     counted = node_ready & ~node_control_plane
+    count = node_count if node_count is not None else np.ones(node_zone.shape[0], dtype=np.int64)
     no_zone = counted & (node_zone < 0)
     if no_zone.any():
         return _disabled(
             "missingZoneLabel",
-            f"{int(no_zone.sum())} Ready worker node(s) lack the topology.kubernetes.io/zone label "
+            f"{int(count[no_zone].sum())} Ready worker node(s) lack the topology.kubernetes.io/zone label "
             "(insufficient node information)",
         )
     no_cpu = counted & (node_cpu_milli <= 0)
     if no_cpu.any():
         return _disabled(
             "missingAllocatableCPU",
-            f"{int(no_cpu.sum())} Ready worker node(s) report no allocatable CPU (insufficient node information)",
+            f"{int(count[no_cpu].sum())} Ready worker node(s) report no allocatable CPU "
+            "(insufficient node information)",
         )
 
     cpu_by_zone = np.bincount(
