@@ -23,6 +23,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.params import HeaderParameter, PathParameter, QueryParameter, RawBody
 
+from planner.api.auth import require_visible
 from planner.api.deps import DatabaseDep
 from planner.api.documents import (
     ContinueQuery,
@@ -59,6 +60,7 @@ from planner.db.errors import ResultNotFound
 from planner.db.result_pages import list_result_page
 from planner.db.results import get_result, save_result
 from planner.engine.evaluate import compare
+from planner.worker.recommend_job import plain
 
 VERDICT_FAILED = "urn:trafficplanner:problem:verdict-failed"
 
@@ -285,7 +287,7 @@ def base_url(namespace: str, subject: Subject, name: str) -> str:
 
 
 def _builtins(result: EvaluationResult) -> dict[str, Any]:
-    payload = msgspec.to_builtins(result)
+    payload = msgspec.to_builtins(result, enc_hook=plain)
     assert isinstance(payload, dict)
     return payload
 
@@ -298,7 +300,9 @@ def _builtins(result: EvaluationResult) -> dict[str, Any]:
     responses={200: success(EvaluationRecord, "The stored evaluation"), 400: BAD_REQUEST, 404: NOT_FOUND},
 )
 async def read_evaluation(uid: UidParam, db: DatabaseDep) -> EvaluationRecord:
-    return evaluation_record(await get_result(db, uid))
+    stored = await get_result(db, uid)
+    require_visible(stored.namespace, ResultNotFound(uid))
+    return evaluation_record(stored)
 
 
 @get(
@@ -320,7 +324,9 @@ async def comparisons(
     other: Annotated[str, QueryParameter(min_length=1, max_length=64, description="Evaluation id: the after")],
 ) -> Comparison:
     before = await get_result(db, base)
+    require_visible(before.namespace, ResultNotFound(base))
     after = await get_result(db, other)
+    require_visible(after.namespace, ResultNotFound(other))
     first, second = evaluation_record(before), evaluation_record(after)
     by_plan = {(p.namespace, p.service_plan): p for p in second.result.plans}
     seen = set()
