@@ -22,9 +22,9 @@ from planner.domain.documents import (
     ZoneDown,
 )
 from planner.domain.errors import FieldError, InvalidDocument
-from planner.domain.quantity import QuantityError, millicores
 from planner.domain.service_rules import is_headless, validate_service
 from planner.domain.traffic import TrafficProfile
+from planner.engine.cluster_index import POD_NOT_READY, POD_READY, POD_TERMINATING, cluster_index
 from planner.engine.inputs import (
     DEFAULT_AFFINITY_TIMEOUT_SECONDS,
     MAX_AFFINITY_TIMEOUT_SECONDS,
@@ -187,39 +187,22 @@ def build_input(cluster: Cluster, plan: ServicePlan, *, scenario: Scenario | Non
         InvalidDocument: malformed Service, unknown node names in the placement or scenario, or an override the
             API server would refuse; each error names the field path.
     """
-    nodes = cluster.spec.nodes
-    names = tuple(node.name for node in nodes)
-    index = {name: i for i, name in enumerate(names)}
-    zones_of = [
-        node.zone or node.labels.get(k8s.ZONE_LABEL) or node.labels.get(k8s.LEGACY_ZONE_LABEL) for node in nodes
-    ]
-    zone_names = tuple(sorted({z for z in zones_of if z}))
-    zone_index = {z: i for i, z in enumerate(zone_names)}
-    zone = np.array([zone_index[z] if z else -1 for z in zones_of], dtype=np.int64)
-    cpu = np.full(len(nodes), -1, dtype=np.int64)
-    for i, node in enumerate(nodes):
-        if node.allocatable.cpu is not None:
-            try:
-                cpu[i] = millicores(node.allocatable.cpu)
-            except QuantityError as exc:
-                raise InvalidDocument(
-                    [
-                        FieldError(
-                            field=f"spec.nodes[{i}].allocatable.cpu",
-                            type="Invalid",
-                            value=node.allocatable.cpu,
-                            message=str(exc),
-                        )
-                    ]
-                ) from exc
-    control_plane = np.array([any(k in node.labels for k in k8s.CONTROL_PLANE_LABELS) for node in nodes], dtype=bool)
-    node_up = np.array([node.ready for node in nodes], dtype=bool)
-    schedulable = np.array([not node.unschedulable for node in nodes], dtype=bool)
+    idx = cluster_index(cluster)
+    names = idx.names
+    index = idx.index
+    zone = idx.zone
+    zone_names = idx.zone_names
+    zone_index = idx.zone_index
+    cpu = idx.cpu_milli
+    control_plane = idx.control_plane
+    node_up = idx.node_up.copy()
+    schedulable = idx.schedulable.copy()
+    node_count = len(names)
 
     policy = service_policy(plan.spec.service, kubernetes_version=cluster.spec.kubernetes_version)
-    ready = np.zeros(len(nodes), dtype=np.int64)
-    terminating = np.zeros(len(nodes), dtype=np.int64)
-    not_ready = np.zeros(len(nodes), dtype=np.int64)
+    ready = np.zeros(node_count, dtype=np.int64)
+    terminating = np.zeros(node_count, dtype=np.int64)
+    not_ready = np.zeros(node_count, dtype=np.int64)
     errors: list[FieldError] = []
     placement = plan.spec.placement
     if placement is not None:
@@ -245,19 +228,11 @@ def build_input(cluster: Cluster, plan: ServicePlan, *, scenario: Scenario | Non
         selector = (plan.spec.service.get("spec") or {}).get("selector") or {}
         namespace = metadata.get("namespace") or plan.metadata.namespace
         if selector:
-            for pod in cluster.spec.pods:
-                if pod.namespace != namespace or any(pod.labels.get(k) != v for k, v in selector.items()):
-                    continue
-                where = index.get(pod.node)
-                if where is None:
-                    continue  # the Cluster document's own validation reports it
-                if pod.terminating:
-                    if pod.ready:
-                        terminating[where] += 1
-                elif pod.ready:
-                    ready[where] += 1
-                else:
-                    not_ready[where] += 1
+            # Pods on nodes not in the cluster are skipped: the Cluster document's own validation reports them.
+            matching = idx.matching(namespace, selector)
+            ready = idx.pods_per_node(matching, POD_READY)
+            terminating = idx.pods_per_node(matching, POD_TERMINATING)
+            not_ready = idx.pods_per_node(matching, POD_NOT_READY)
     traffic = plan.spec.traffic
     if scenario is not None:
         for position, change in enumerate(scenario.spec.changes):

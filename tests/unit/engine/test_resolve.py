@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import msgspec
@@ -183,3 +184,25 @@ def test_scenario_compared_with_base() -> None:
     assert "hottest Pod 1.50x -> 1.33x mean" in lines
     # Hottest Pod: 400/s x 1/2 = 200 -> 800/s x 1/3 = 266.7.
     assert "hottest Pod 200.0 -> 266.7 connections/s" in lines
+
+
+def test_selector_needs_every_label_and_skips_gone_pods_and_unknown_values() -> None:
+    # Selector app=web, tier=front (make_plan's selector plus one more key, below). Only Pods with both labels
+    # count; a terminating Pod that is no longer ready is not an endpoint at all.
+    pods = [
+        {"name": "a", "node": "n0", "labels": {"app": "web", "tier": "front"}},
+        {"name": "b", "node": "n0", "labels": {"app": "web"}},
+        {"name": "c", "node": "n1", "labels": {"app": "web", "tier": "front"}, "terminating": True, "ready": False},
+        {"name": "d", "node": "n2", "labels": {"app": "web", "tier": "back"}},
+        {"name": "e", "node": "n2", "labels": {"app": "web", "tier": "front"}, "terminating": True},
+    ]
+    cluster = make_cluster(pods)
+    service = copy.deepcopy(SERVICE)
+    service["spec"]["selector"] = {"app": "web", "tier": "front"}
+    inp = build_input(cluster, make_plan(service=service))
+    assert inp.ready.tolist() == [1, 0, 0]
+    assert inp.terminating.tolist() == [0, 0, 1]
+    assert inp.not_ready.tolist() == [0, 0, 0]
+    # A value no Pod carries matches nothing; the same Cluster object is indexed once and reused.
+    service["spec"]["selector"] = {"app": "web", "tier": "middle"}
+    assert build_input(cluster, make_plan(service=service)).ready.tolist() == [0, 0, 0]
