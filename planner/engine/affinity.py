@@ -357,6 +357,19 @@ def _light_load(
     return out
 
 
+def _p99(values: FloatArray) -> float:
+    """``np.quantile(values, 0.99)`` (linear interpolation), without its per-call overhead."""
+    ordered = np.sort(values)
+    n = ordered.shape[0]
+    position = n * 0.99 - 0.99  # numpy's virtual index for the linear method: q (n - 1)
+    low = min(math.floor(position), n - 1)
+    high = min(low + 1, n - 1)
+    t = position - low
+    a, b = float(ordered[low]), float(ordered[high])
+    diff = b - a
+    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
+
+
 def _no_traffic(samples: int, seed: int, *, dropped: float) -> AffinitySkew:
     """No Pod can be reached (or nothing enters): nothing to pin."""
     return AffinitySkew(
@@ -574,7 +587,7 @@ def affinity_skew(
     served = 1.0 - dropped
     mean_share = served / total_pods if total_pods else 0.0
     hot_mean = float(hottest.mean())
-    hot_p99 = float(np.quantile(hottest, 0.99))
+    hot_p99 = _p99(hottest)
     repin_pod = float(pinned[np.arange(samples), hottest_pod].mean())
 
     hosting = np.flatnonzero(pods > 0)

@@ -161,6 +161,8 @@ class _Evaluator:
         self.ext_rpc = traffic.external.requests_per_connection if traffic.external else 1.0
         self.int_rpc = traffic.internal.requests_per_connection if traffic.internal else 1.0
         self.affinity_samples = affinity_samples
+        self.proxied = inp.policy.proxied
+        self._keys: dict[tuple[PolicyKey, object], ComputeKey] = {}
         leader = leader_index(inp, self.lb)
         alone: list[int] = []
         if self.lb.model == "l2Leader":
@@ -279,13 +281,18 @@ class _Evaluator:
         return _hint_source(topology) if policy == "Cluster" else "none"
 
     def compute_key(self, key: PolicyKey, state: _State) -> ComputeKey:
-        return (
-            state.tag,
-            key.external_traffic_policy,
-            self._source(key.external_traffic_policy, key.topology),
-            key.internal_traffic_policy,
-            self._source(key.internal_traffic_policy, key.topology),
-        )
+        """What a policy's flows depend on: the state, and each path's policy and hint source."""
+        memo = (key, state.tag)
+        found = self._keys.get(memo)
+        if found is None:
+            found = self._keys[memo] = (
+                state.tag,
+                key.external_traffic_policy,
+                self._source(key.external_traffic_policy, key.topology),
+                key.internal_traffic_policy,
+                self._source(key.internal_traffic_policy, key.topology),
+            )
+        return found
 
     def ext_path(self, etp: TrafficPolicy | None, topology: TopologySource, state: _State) -> _Path | None:
         if self.ext_rate <= 0 or etp is None:
@@ -341,7 +348,7 @@ class _Evaluator:
         )
         offered = 0.0
         ext = internal = None
-        if not self.inp.policy.proxied:
+        if not self.proxied:
             # Headless: clients connect to Pod IPs from DNS; ExternalName: no endpoints. No kube-proxy either way.
             served = state.ready.astype(np.float64)
             total = served.sum()
@@ -368,7 +375,7 @@ class _Evaluator:
         if ext is None and internal is None:
             requests = groups.per_pod * max(self.ext_rpc, self.int_rpc)
         else:
-            requests = np.zeros_like(groups.per_pod)
+            requests = np.zeros(groups.per_pod.shape[0])
             for path in (ext, internal):
                 if path is not None:
                     requests = requests + path.groups.per_pod * path.requests_per_connection
@@ -588,7 +595,7 @@ class _Evaluator:
     def _failure(self, key: PolicyKey) -> FailureOutcome | None:
         inp = self.inp
         etp = key.external_traffic_policy
-        if etp is None or self.ext_rate <= 0 or not inp.policy.proxied:
+        if etp is None or self.ext_rate <= 0 or not self.proxied:
             return None
         state = self.state
         with_pods = (state.ready + state.terminating) > 0
@@ -626,7 +633,7 @@ class _Evaluator:
 
     def affinity(self, key: PolicyKey, *, samples: int) -> AffinitySkew | None:
         inp = self.inp
-        if key.session_affinity != "ClientIP" or not inp.policy.proxied:
+        if key.session_affinity != "ClientIP" or not self.proxied:
             return None
         external = self.ext_rate > 0 and key.external_traffic_policy is not None
         if external and self.lb.model == "ipTargets":
@@ -658,47 +665,48 @@ class _Evaluator:
     def nodes(self, key: PolicyKey, computed: _Computed) -> NodeTable:
         """The per-node table: class values expanded to every node."""
         inp = self.inp
-        expand = self.classes.expand
         flow = computed.flow
         state = self.state
         served = flow.ready_load + flow.terminating_load
-        per_pod = np.divide(flow.ready_load, state.ready, out=np.zeros_like(flow.ready_load), where=state.ready > 0)
+        size = self.classes.size
+        per_pod = np.divide(flow.ready_load, state.ready, out=np.zeros(size), where=state.ready > 0)
         per_terminating = np.divide(
-            flow.terminating_load,
-            state.terminating,
-            out=np.zeros_like(flow.terminating_load),
-            where=state.terminating > 0,
+            flow.terminating_load, state.terminating, out=np.zeros(size), where=state.terminating > 0
         )
         etp = key.external_traffic_policy
         inflow = self.ext_inflow(etp, state) if etp is not None and self.ext_rate > 0 else None
         lost = inflow * self.ext_rate if inflow is not None else np.zeros(self.classes.size)
-        zones = [inp.zone_names[z] if z >= 0 else None for z in inp.zone.tolist()]
+        # Zone -1 (no label) picks the trailing None.
+        zones: list[str | None] = np.array([*inp.zone_names, None], dtype=object)[inp.zone].tolist()
         offered = computed.offered
 
-        def path_per_pod(path: _Path | None) -> list[float]:
-            if path is None:
-                return []
+        columns = [flow.received, flow.forwarded, flow.served_locally, flow.dropped, served, per_pod, per_terminating]
+        columns += [per_pod / offered if offered > 0 else per_pod * 0, lost]
+        paths = [p for p in (computed.external, computed.internal) if p is not None]
+        for path in paths:
             load = path.flow.ready_load
-            per: FloatArray = np.divide(load, state.ready, out=np.zeros_like(load), where=state.ready > 0)
-            return expand(per).tolist()  # type: ignore[no-any-return]
-
+            columns.append(np.divide(load, state.ready, out=np.zeros(load.shape[0]), where=state.ready > 0))
+        # One gather for every column: class values to every node of the class.
+        table: list[list[float]] = np.stack(columns)[:, self.classes.class_of_node].tolist()
+        external = table[9] if computed.external is not None else []
+        internal = table[-1] if computed.internal is not None else []
         return NodeTable(
             names=list(inp.node_names),
             zones=zones,
             up=inp.node_up.tolist(),
             ready_pods=inp.ready.tolist(),
             terminating_pods=inp.terminating.tolist(),
-            received_connections_per_second=expand(flow.received).tolist(),
-            forwarded_connections_per_second=expand(flow.forwarded).tolist(),
-            served_locally_connections_per_second=expand(flow.served_locally).tolist(),
-            dropped_connections_per_second=expand(flow.dropped).tolist(),
-            served_connections_per_second=expand(served).tolist(),
-            per_pod_connections_per_second=expand(per_pod).tolist(),
-            terminating_per_pod_connections_per_second=expand(per_terminating).tolist(),
-            per_pod_share=expand(per_pod / offered if offered > 0 else per_pod * 0).tolist(),
-            failure_loss_connections_per_second=expand(lost).tolist(),
-            external_per_pod_connections_per_second=path_per_pod(computed.external),
-            internal_per_pod_connections_per_second=path_per_pod(computed.internal),
+            received_connections_per_second=table[0],
+            forwarded_connections_per_second=table[1],
+            served_locally_connections_per_second=table[2],
+            dropped_connections_per_second=table[3],
+            served_connections_per_second=table[4],
+            per_pod_connections_per_second=table[5],
+            terminating_per_pod_connections_per_second=table[6],
+            per_pod_share=table[7],
+            failure_loss_connections_per_second=table[8],
+            external_per_pod_connections_per_second=external,
+            internal_per_pod_connections_per_second=internal,
         )
 
     def result(self, key: PolicyKey, *, current: bool) -> PolicyResult:

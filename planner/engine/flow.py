@@ -123,7 +123,7 @@ def dispatch(inflow: FloatArray, routing: CandidateRouting, multiplicity: FloatA
 
 def direct_to_pods(node_share: FloatArray, multiplicity: FloatArray | None = None) -> Flow:
     """The LB targets Pod IPs (``ipTargets``): each node's Pods get ``node_share``; no kube-proxy hop."""
-    zero = np.zeros_like(node_share)
+    zero = np.zeros(node_share.shape[0])
     return Flow(
         received=node_share,
         forwarded=zero,
@@ -154,10 +154,9 @@ class PodGroups(msgspec.Struct, frozen=True, kw_only=True):
 
 def pod_groups(flow: Flow, ready: IntArray, terminating: IntArray) -> PodGroups:
     """Ready Pods always count (idle ones too); terminating Pods count only where they still get connections."""
-    per_ready = np.divide(flow.ready_load, ready, out=np.zeros_like(flow.ready_load), where=ready > 0)
-    per_terminating = np.divide(
-        flow.terminating_load, terminating, out=np.zeros_like(flow.terminating_load), where=terminating > 0
-    )
+    nodes = ready.shape[0]
+    per_ready = np.divide(flow.ready_load, ready, out=np.zeros(nodes), where=ready > 0)
+    per_terminating = np.divide(flow.terminating_load, terminating, out=np.zeros(nodes), where=terminating > 0)
     serving_terminating = np.where(flow.terminating_load > 0, terminating, 0)
     return PodGroups(
         per_pod=np.concatenate([per_ready, per_terminating]),

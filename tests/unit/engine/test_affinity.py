@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from planner.domain.traffic import ClientPopulation, HeavyHitterClients, UniformClients, ZipfClients
-from planner.engine.affinity import AFFINITY_SCOPE, RECENT_LIST_LIMIT, _power_tail, affinity_skew
+from planner.engine.affinity import AFFINITY_SCOPE, RECENT_LIST_LIMIT, _p99, _power_tail, affinity_skew
 from planner.engine.routing import cluster_routing, local_routing
 
 
@@ -205,3 +205,11 @@ def test_zipf_tail_sum_matches_brute_force(exponent):
     # Euler-Maclaurin tail used for populations beyond the explicit cap.
     brute = float((np.arange(2001, 200_001, dtype=np.float64) ** -exponent).sum())
     assert _power_tail(2001, 200_000, exponent) == pytest.approx(brute, rel=1e-10)
+
+
+def test_p99_matches_numpy_quantile() -> None:
+    # The affinity p99 is numpy's linear-interpolation quantile, computed without np.quantile's overhead.
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 50, 200):
+        values = rng.gamma(2.0, 1.0, n)
+        assert _p99(values) == pytest.approx(float(np.quantile(values, 0.99)), rel=1e-12)
