@@ -360,7 +360,7 @@ def _light_load(
 def _p99(values: FloatArray) -> float:
     """``np.quantile(values, 0.99)`` (linear interpolation), without its per-call overhead."""
     ordered = np.sort(values)
-    n = ordered.shape[0]
+    n = int(ordered.shape[0])
     position = n * 0.99 - 0.99  # numpy's virtual index for the linear method: q (n - 1)
     low = min(math.floor(position), n - 1)
     high = min(low + 1, n - 1)
