@@ -60,7 +60,8 @@ COPY --from=builder --chown=0:0 /app /app
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PLANNER_DATABASE_URL="sqlite+aiosqlite:////var/lib/planner/planner.db"
+    PLANNER_DATABASE_URL="sqlite+aiosqlite:////var/lib/planner/planner.db" \
+    PLANNER_AUTH="required"
 
 VOLUME ["/var/lib/planner"]
 USER 65532:65532

@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from planner.config import get_settings, normalize_database_url
-from planner.db import models  # noqa: F401 - registers the tables on the metadata
+from planner.db import models, tokens  # noqa: F401 - registers the tables on the metadata
 from planner.db.base import metadata
 from planner.db.engine import create_engine
 

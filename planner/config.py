@@ -7,13 +7,28 @@
     Largest accepted request body (default 32 MiB); larger bodies get ``413``.
 ``PLANNER_DB_BUSY_TIMEOUT``
     Seconds an SQLite writer waits for the write lock before failing (default 30).
+``PLANNER_AUTH``
+    ``required`` (bearer tokens, see ``planner token``) or ``disabled`` (default; loopback development only).
+``PLANNER_INSECURE``
+    ``1`` lets ``planner serve`` listen beyond loopback with authentication disabled.
+``PLANNER_METRICS_PUBLIC``
+    ``1`` (default) serves ``/metrics`` without a token; ``0`` requires an ``admin`` token when auth is on.
+``PLANNER_MAX_SOLVE_SECONDS``
+    Largest solver time limit a request may ask for (default 120).
+``PLANNER_MAX_CONCURRENT_SOLVES``
+    Solves one token (or, without auth, one client address) may run at the same time (default 2); more get 429.
+``PLANNER_QUEUE``
+    Where 202 jobs run: ``auto`` (default: procrastinate workers on PostgreSQL, in-process on SQLite),
+    ``procrastinate`` or ``inprocess``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 
@@ -21,10 +36,20 @@ DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_SQLITE_PATH = Path("var") / "planner.db"
 
 
+AuthMode = Literal["required", "disabled"]
+QueueMode = Literal["auto", "procrastinate", "inprocess"]
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     db_busy_timeout: float = 30.0
+    auth: AuthMode = "disabled"
+    insecure: bool = False
+    metrics_public: bool = True
+    max_solve_seconds: float = 120.0
+    max_concurrent_solves: int = 2
+    queue: QueueMode = "auto"
 
 
 def default_database_url(cwd: Path | None = None) -> str:
@@ -53,7 +78,34 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         database_url=normalize_database_url(url),
         max_body_bytes=int(source.get("PLANNER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         db_busy_timeout=float(source.get("PLANNER_DB_BUSY_TIMEOUT", "30")),
+        auth=_choice(source, "PLANNER_AUTH", ("disabled", "required")),  # type: ignore[arg-type]
+        insecure=_flag(source, "PLANNER_INSECURE", default=False),
+        metrics_public=_flag(source, "PLANNER_METRICS_PUBLIC", default=True),
+        max_solve_seconds=float(source.get("PLANNER_MAX_SOLVE_SECONDS", "120")),
+        max_concurrent_solves=int(source.get("PLANNER_MAX_CONCURRENT_SOLVES", "2")),
+        queue=_choice(source, "PLANNER_QUEUE", ("auto", "procrastinate", "inprocess")),  # type: ignore[arg-type]
     )
+
+
+def _flag(source: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = source.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    msg = f"{name} must be 1 or 0, not {value!r}"
+    raise ValueError(msg)
+
+
+def _choice(source: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The value of ``name`` (the first choice when unset); raises ValueError for anything else."""
+    value = source.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        msg = f"{name} must be one of {', '.join(choices)}, not {value!r}"
+        raise ValueError(msg)
+    return value
 
 
 @cache

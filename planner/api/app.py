@@ -14,6 +14,7 @@ from planner.api.evaluations import evaluation_routes
 from planner.api.health import health, ready
 from planner.api.importing import import_cluster
 from planner.api.openapi import openapi_config, swagger_assets_router
+from planner.api.operations import operations_middleware, operations_routes, with_operations
 from planner.api.problems import EXCEPTION_HANDLERS
 from planner.config import Settings, get_settings
 from planner.db.engine import Database
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await database.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             ready,
@@ -40,7 +41,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *(document_router(spec) for spec in KINDS),
             *evaluation_routes(),
             swagger_assets_router(),
+            *operations_routes(),
         ],
+        middleware=operations_middleware(config),
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
@@ -48,3 +51,4 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=config.max_body_bytes,
         debug=False,
     )
+    return with_operations(app, config)

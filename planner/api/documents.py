@@ -32,6 +32,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec import Schema as OpenAPISchema
 from litestar.params import HeaderParameter, PathParameter, QueryParameter, RawBody
 
+from planner.api.auth import visible_namespaces
 from planner.api.body import decode_one
 from planner.api.deps import DatabaseDep
 from planner.api.preconditions import combine, etag, parse_if_match, parse_if_none_match
@@ -372,12 +373,19 @@ def document_router(spec: KindSpec) -> Router:
         )
 
     async def _list(
-        *, db: DatabaseDep, namespace: str | None, limit: int, continue_: str | None, selector: str | None
+        *,
+        db: DatabaseDep,
+        namespace: str | None,
+        limit: int,
+        continue_: str | None,
+        selector: str | None,
+        only: frozenset[str] | None = None,
     ) -> Response[dict[str, Any]]:
         page = await list_documents(
             db,
             spec.kind,
             namespace=namespace,
+            namespaces=only,
             selector=parse_selector(selector or ""),
             limit=limit,
             continue_token=continue_,
@@ -419,7 +427,9 @@ def document_router(spec: KindSpec) -> Router:
     async def list_everywhere(
         db: DatabaseDep, limit: LimitQuery = 100, continue_: ContinueQuery = None, label_selector: SelectorQuery = None
     ) -> Response[dict[str, Any]]:
-        return await _list(db=db, namespace=None, limit=limit, continue_=continue_, selector=label_selector)
+        return await _list(
+            db=db, namespace=None, limit=limit, continue_=continue_, selector=label_selector, only=visible_namespaces()
+        )
 
     options = options_handler(item, ["DELETE", "GET", "PUT"])
 

@@ -55,6 +55,7 @@ from planner.api.evaluation_service import (
 )
 from planner.api.inline import read_inline
 from planner.api.problems import PROBLEM_JSON, FieldProblem
+from planner.api.reports import evaluation_report
 from planner.api.schemas import ListMetadata
 from planner.db.errors import ResultNotFound
 from planner.db.result_pages import list_result_page
@@ -147,6 +148,7 @@ def _verdict_problem(request: Request[Any, Any, Any], result: EvaluationResult) 
             VerdictFailedProblem,
             "Invalid documents (problem with field paths), or, with `failOnVerdict=true`, a failing verdict "
             "(problem type `verdict-failed` carrying the full `result`)",
+            PROBLEM_JSON,
         ),
     },
 )
@@ -362,4 +364,4 @@ async def comparisons(
 
 def evaluation_routes() -> list[Any]:
     """Every evaluation route handler, for the app factory."""
-    return [evaluate, *(evaluation_router(s) for s in SUBJECTS), read_evaluation, comparisons]
+    return [evaluate, *(evaluation_router(s) for s in SUBJECTS), read_evaluation, evaluation_report, comparisons]

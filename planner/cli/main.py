@@ -19,15 +19,22 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--migrate", is_flag=True, help="Apply database migrations before serving.")
-def serve(host: str, port: int, migrate: bool) -> None:
+@click.option("--insecure", is_flag=True, help="Allow a non-loopback address with PLANNER_AUTH=disabled.")
+def serve(host: str, port: int, migrate: bool, insecure: bool) -> None:
     """Serve the REST API (OpenAPI UI at /schema)."""
     import uvicorn  # noqa: PLC0415 - keep the CLI start fast
 
+    from planner.auth.exposure import exposure_error  # noqa: PLC0415
+
+    settings = get_settings()
+    if refusal := exposure_error(host, auth=settings.auth, insecure=insecure or settings.insecure):
+        raise click.UsageError(refusal)
     if migrate:
         from planner.db.migrate import upgrade  # noqa: PLC0415
 
         upgrade(get_settings().database_url)
-    uvicorn.run("planner.api.app:create_app", factory=True, host=host, port=port, proxy_headers=False)
+    # planner.api.logging writes one JSON line per request instead of uvicorn's access log
+    uvicorn.run("planner.api.app:create_app", factory=True, host=host, port=port, proxy_headers=False, access_log=False)
 
 
 @main.group()
@@ -69,6 +76,10 @@ def _register() -> None:
 
     main.add_command(evaluate)
     main.add_command(recommend)
+    from planner.cli.tokens import token, worker  # noqa: PLC0415
+
+    main.add_command(token)
+    main.add_command(worker)
 
 
 _register()

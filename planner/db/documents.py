@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -370,11 +370,13 @@ async def list_documents(
     kind: str,
     *,
     namespace: str | None = None,
+    namespaces: Collection[str] | None = None,
     selector: Selector | None = None,
     limit: int = 100,
     continue_token: str | None = None,
 ) -> DocumentPage:
-    """Live documents of ``kind`` ordered by (namespace, name), one page at a time.
+    """Live documents of ``kind`` ordered by (namespace, name), one page at a time; ``namespaces`` limits a
+    cross-namespace list to those namespaces.
 
     Raises:
         InvalidContinueToken: ``continue_token`` is malformed.
@@ -382,6 +384,8 @@ async def list_documents(
     conditions: list[ColumnElement[bool]] = [DocumentRecord.kind == kind, DocumentRecord.deleted_at.is_(None)]
     if namespace is not None:
         conditions.append(DocumentRecord.namespace == namespace)
+    if namespaces is not None:
+        conditions.append(DocumentRecord.namespace.in_(sorted(namespaces)))
     conditions.extend(
         _label_condition(req.key, req.operator, req.values)
         for req in (selector.requirements if selector is not None else ())

@@ -11,7 +11,7 @@ from sqlalchemy import Column, Integer, Table, create_engine, inspect
 from planner.db.base import metadata
 from planner.db.migrate import alembic_config, downgrade, upgrade
 
-TABLES = {"documents", "document_revisions", "document_labels", "document_references", "results", "jobs"}
+TABLES = {"documents", "document_revisions", "document_labels", "document_references", "results", "jobs", "api_tokens"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

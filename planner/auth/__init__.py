@@ -1,0 +1,1 @@
+"""Bearer-token authentication, scopes and namespace access for the REST API."""
