@@ -18,8 +18,8 @@
 ``PLANNER_MAX_CONCURRENT_SOLVES``
     Solves one token (or, without auth, one client address) may run at the same time (default 2); more get 429.
 ``PLANNER_QUEUE``
-    Where 202 jobs run: ``auto`` (default: procrastinate workers on PostgreSQL, in-process on SQLite),
-    ``procrastinate`` or ``inprocess``.
+    Where 202 jobs run: ``inprocess`` (default: in the service process) or ``procrastinate`` (PostgreSQL only:
+    the service defers them to the task queue and ``planner worker`` processes run them).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ DEFAULT_SQLITE_PATH = Path("var") / "planner.db"
 
 
 AuthMode = Literal["required", "disabled"]
-QueueMode = Literal["auto", "procrastinate", "inprocess"]
+QueueMode = Literal["inprocess", "procrastinate"]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -49,7 +49,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_public: bool = True
     max_solve_seconds: float = 120.0
     max_concurrent_solves: int = 2
-    queue: QueueMode = "auto"
+    queue: QueueMode = "inprocess"
 
 
 def default_database_url(cwd: Path | None = None) -> str:
@@ -83,7 +83,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         metrics_public=_flag(source, "PLANNER_METRICS_PUBLIC", default=True),
         max_solve_seconds=float(source.get("PLANNER_MAX_SOLVE_SECONDS", "120")),
         max_concurrent_solves=int(source.get("PLANNER_MAX_CONCURRENT_SOLVES", "2")),
-        queue=_choice(source, "PLANNER_QUEUE", ("auto", "procrastinate", "inprocess")),  # type: ignore[arg-type]
+        queue=_choice(source, "PLANNER_QUEUE", ("inprocess", "procrastinate")),  # type: ignore[arg-type]
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -128,6 +129,7 @@ def worker(concurrency: int, heartbeat: float, stalled_after: float, one_shot: b
     """Run queued jobs (recommendations) from the PostgreSQL task queue; stops cleanly on SIGTERM."""
     from planner.queue.worker import run_worker  # noqa: PLC0415
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = settings_from_env().database_url
     if is_sqlite(url):
         raise click.ClickException(

@@ -11,10 +11,12 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import make_url
 
+from planner.queue.runner import JOBS_QUEUE
 from planner.queue.tasks import blueprint
 
+__all__ = ["JOBS_QUEUE", "QUEUE_SCHEMA", "create_queue_app", "libpq_url"]
+
 QUEUE_SCHEMA = "procrastinate"
-JOBS_QUEUE = "jobs"
 
 
 def libpq_url(database_url: str) -> str:

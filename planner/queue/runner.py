@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 PROBE = "probe"
 PROBE_MAX_SECONDS = 60.0
 RUN_JOB_TASK = "planner:run_job"
+JOBS_QUEUE = "jobs"
 
 
 async def probe(_db: Database, job: Job) -> dict[str, Any]:
@@ -133,7 +134,7 @@ class QueueRunner(InProcessRunner):
             yield runner
 
     async def submit(self, job: Job) -> None:
-        await self.queue.configure_task(RUN_JOB_TASK).defer_async(job_uid=job.uid)
+        await self.queue.configure_task(RUN_JOB_TASK, queue=JOBS_QUEUE).defer_async(job_uid=job.uid)
 
     async def run_pending(self) -> int:
         return 0
@@ -142,11 +143,11 @@ class QueueRunner(InProcessRunner):
 def make_runner(
     db: Database, settings: SolveSettings, handlers: Mapping[str, JobHandler], *, database_url: str, queue_mode: str
 ) -> InProcessRunner:
-    """The API's job runner: procrastinate on PostgreSQL (``PLANNER_QUEUE=auto|procrastinate``), in-process on
-    SQLite or with ``PLANNER_QUEUE=inprocess``."""
+    """The API's job runner: in-process (``PLANNER_QUEUE=inprocess``, the default) or the procrastinate queue on
+    PostgreSQL (``PLANNER_QUEUE=procrastinate``)."""
     from planner.queue.app import create_queue_app  # noqa: PLC0415 - app imports the tasks, which import us
 
-    if queue_mode == "inprocess" or (queue_mode == "auto" and db.sqlite):
+    if queue_mode == "inprocess":
         return InProcessRunner(db, settings, handlers)
     if db.sqlite:
         msg = "PLANNER_QUEUE=procrastinate needs a PostgreSQL database"

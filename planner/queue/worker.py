@@ -59,7 +59,8 @@ async def run_worker(
     """Run jobs until SIGINT/SIGTERM (a running job finishes first), or, with ``one_shot``, until the queue is
     empty."""
     database = Database.from_url(database_url)
-    app = create_queue_app(database_url, min_size=1, max_size=max(2, concurrency + 1))
+    # connections: the LISTEN connection, job fetching and completion, the heartbeat, the stalled-job check
+    app = create_queue_app(database_url, min_size=1, max_size=concurrency + 4)
     try:
         async with app.open_async():
             reaper = asyncio.create_task(_reap_forever(app, stalled_after, max(heartbeat, 0.5)))

@@ -58,7 +58,9 @@ async def test_read_scope_reads_but_does_not_write(auth_client, issue):
     admin = await issue("admin", "*")
     reader = await issue("read", "team-a")
     body = json.dumps(cluster("c1", "team-a"))
-    assert (await auth_client.put("/v1/namespaces/team-a/clusters/c1", content=body, headers={**JSON, **admin})).status_code == 201
+    assert (
+        await auth_client.put("/v1/namespaces/team-a/clusters/c1", content=body, headers={**JSON, **admin})
+    ).status_code == 201
 
     assert (await auth_client.get("/v1/namespaces/team-a/clusters/c1", headers=reader)).status_code == 200
     denied = await auth_client.put("/v1/namespaces/team-a/clusters/c1", content=body, headers={**JSON, **reader})
