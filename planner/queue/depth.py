@@ -18,8 +18,8 @@ async def queue_depths(db: Database) -> dict[tuple[str, str], int]:
             .where(JobRecord.status.in_(("queued", "running")))
             .group_by(JobRecord.status)
         )
-        for status, count in rows.tuples():
-            depths["jobs", status] = int(count)
+        for row in rows.all():
+            depths["jobs", str(row[0])] = int(row[1])
         if not db.sqlite:
             depths["procrastinate", "todo"] = 0
             depths["procrastinate", "doing"] = 0
