@@ -149,3 +149,34 @@ def run_baselines(svc: ServiceInstance, cluster: ClusterArrays, free: IntArray) 
     if int(ds.sum()) > 0:
         out.append(("daemonSet", ds, pending))
     return out
+
+
+STRATEGIES = ("defaultScheduler", "spreadMaxSkew1", "mostAllocated", "daemonSet")
+
+
+def run_shared_baselines(
+    services: tuple[ServiceInstance, ...], cluster: ClusterArrays, free: IntArray
+) -> dict[int, list[tuple[str, IntArray, int]]]:
+    """Every baseline for every Service, the Services placed one after another in request order.
+
+    Capacity is shared as it is in a real cluster: each strategy places a Service against what the same
+    strategy's earlier Services left, so a tight cluster leaves later Services' Pods Pending (``unplaced``).
+    """
+    residual = {name: free.copy() for name in STRATEGIES}
+    out: dict[int, list[tuple[str, IntArray, int]]] = {}
+    for svc in services:
+        rows: list[tuple[str, IntArray, int]] = []
+        if int(svc.current.sum()) > 0:
+            rows.append(("current", svc.current.copy(), 0))
+        n = svc.baseline_replicas
+        rows.append(("defaultScheduler", *default_scheduler(svc, cluster, residual["defaultScheduler"], n)))
+        rows.append(("spreadMaxSkew1", *spread_max_skew_1(svc, cluster, residual["spreadMaxSkew1"], n)))
+        rows.append(("mostAllocated", *most_allocated(svc, cluster, residual["mostAllocated"], n)))
+        ds, pending = daemon_set(svc, cluster, residual["daemonSet"])
+        if int(ds.sum()) > 0:
+            rows.append(("daemonSet", ds, pending))
+        for name, pods, _ in rows:
+            if name in residual:
+                residual[name] = residual[name] - pods[:, None] * svc.request[None, :]
+        out[svc.index] = rows
+    return out

@@ -83,6 +83,11 @@ def _message(group: str, svc: ServiceInstance, inst: Instance, classes: list[Nod
         )
     if group == "nodeLoss":
         return f"after losing any node the hottest-Pod ratio must stay at most {svc.node_loss_max_ratio} with no drops"
+    if group == "rollout":
+        return (
+            f"during a RollingUpdate (maxUnavailable Pods down in the worst place) the hottest-Pod ratio must stay "
+            f"at most {svc.rollout_max_ratio}"
+        )
     return f"after losing any zone the hottest-Pod ratio must stay at most {svc.zone_loss_max_ratio} with no drops"
 
 
@@ -138,6 +143,8 @@ def _relaxation(group: str, svc: ServiceInstance, inst: Instance, sm: ServiceMod
         )
     if group == "nodeLoss":
         return "relax the node-loss ratio bound, or allow more nodes"
+    if group == "rollout":
+        return "relax the rollout ratio bound, lower maxUnavailable, or allow more replicas and nodes"
     return "relax the zone-loss ratio bound, or allow more zones"
 
 

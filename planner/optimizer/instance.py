@@ -74,6 +74,7 @@ class ServiceInstance:
     pod_capacity: float | None
     node_loss_max_ratio: float | None
     zone_loss_max_ratio: float | None
+    rollout_max_ratio: float | None
     workload: dict[str, Any] | None
     pod_spec: k8s.PodSpec
     anti_affinity: bool
@@ -286,6 +287,7 @@ def build_instance(request: RecommendRequest) -> Instance:
                 pod_capacity=cap,
                 node_loss_max_ratio=robust.node_loss_max_ratio if robust else None,
                 zone_loss_max_ratio=robust.zone_loss_max_ratio if robust else None,
+                rollout_max_ratio=robust.rollout_max_ratio if robust else None,
                 workload=plan.spec.workload,
                 pod_spec=pod_spec,
                 anti_affinity=anti,

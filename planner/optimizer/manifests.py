@@ -21,6 +21,7 @@ from planner.engine.metrics import IntArray
 from planner.optimizer.baselines import spread_max_skew_1
 from planner.optimizer.instance import Instance, ServiceInstance
 from planner.optimizer.quality import measure
+from planner.optimizer.rollout import DisruptionPlan
 from planner.optimizer.schema import Manifests, PlacementQuality
 
 TOP_LEVEL_ORDER = ("apiVersion", "kind", "metadata", "spec")
@@ -66,6 +67,7 @@ def _spread(pod_spec: dict[str, Any], labels: dict[str, str], kind: str) -> None
         "maxSkew": 1,
         "topologyKey": HOSTNAME_LABEL,
         "whenUnsatisfiable": "DoNotSchedule",
+        "nodeTaintsPolicy": "Honor",
     }
     if kind == "Deployment":
         constraint["matchLabelKeys"] = ["pod-template-hash"]
@@ -105,7 +107,13 @@ def _scheduler_outcome(
     )
 
 
-def render_manifests(svc: ServiceInstance, inst: Instance, pods: IntArray, quality: PlacementQuality) -> Manifests:
+def render_manifests(
+    svc: ServiceInstance,
+    inst: Instance,
+    pods: IntArray,
+    quality: PlacementQuality,
+    disruption: DisruptionPlan | None = None,
+) -> Manifests:
     names = [inst.cluster.node_names[int(n)] for n in np.flatnonzero(pods > 0)]
     replicas = int(pods.sum())
     service = copy.deepcopy(svc.goal.plan.spec.service)
@@ -130,29 +138,30 @@ def render_manifests(svc: ServiceInstance, inst: Instance, pods: IntArray, quali
         _pin_nodes(pod_spec, names)
         comments.append(f"nodeAffinity: only the {len(names)} chosen node(s), so empty nodes stay out of the LB.")
         _spread(pod_spec, labels, kind)
-        comments.append("topologySpreadConstraints: maxSkew 1 per node keeps the Pods per node within one.")
+        comments.append(
+            "topologySpreadConstraints: maxSkew 1 per node keeps the Pods per node within one; nodeTaintsPolicy "
+            "Honor leaves a cordoned node out of the skew, so a drain's replacement Pods can land elsewhere."
+        )
         if svc.max_per_node == 1:
             _anti_affinity(pod_spec, labels)
             comments.append("podAntiAffinity: at most one Pod per node (HA rule).")
         docs.append((comments, workload))
         namespace = workload.get("metadata", {}).get("namespace") or svc.namespace
+        budget = disruption.max_unavailable if disruption is not None else 1
         pdb = {
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
             "metadata": {"name": f"{workload.get('metadata', {}).get('name', svc.name)}", "namespace": namespace},
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+            "spec": {"maxUnavailable": budget, "selector": {"matchLabels": labels}},
         }
-        docs.append(
-            (
-                [
-                    "PodDisruptionBudget: evict at most one Pod at a time so a drain never empties a node's share at "
-                    "once.",
-                    "Caution: a Pod evicted from a chosen node cannot move elsewhere (the node affinity pins the "
-                    "set), so draining a chosen node waits until it returns or the affinity is widened.",
-                ],
-                pdb,
-            )
-        )
+        pdb_comments = [
+            f"PodDisruptionBudget: evict at most {budget} Pod(s) at a time so a drain never empties a node's share "
+            "at once.",
+            "Evicted Pods can only move to the other chosen nodes (the node affinity pins the set).",
+        ]
+        if disruption is not None:
+            pdb_comments.append(disruption.text)
+        docs.append((pdb_comments, pdb))
     inputs.append(([], svc.goal.plan.spec.service))
     service_comments = ["Service: unchanged."]
     if svc.balance_model == "leader":

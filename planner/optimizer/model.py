@@ -26,6 +26,12 @@ Robustness is enforced with sufficient conditions: losing one node leaves K - 1 
 zone z leaves N - N_z Pods on K - K_z nodes: (N - N_z) <= B (K - K_z) m; without cross-zone balancing
 (N - N_z) <= B (Z - 1) Q.
 
+Rollouts (``rollout.py``): with U Pods down anywhere, emptying a node costs at least m Pods, so at most
+e = floor(U / m) nodes leave the load balancer, and the hottest node keeps at least max(1, m - U) Pods; the
+hottest ratio N / (K' x') is therefore at most N / ((K - e) max(1, m - U)), and requiring that to be <= B is a
+sufficient condition (enforced for cross-zone nodeEqual, measured by the engine otherwise). U is resolved at the
+largest replica count, which only makes it larger.
+
 Every constraint group can be made conditional on an assumption literal, which is how infeasibility is explained.
 """
 
@@ -41,6 +47,7 @@ from ortools.sat.python import cp_model
 from planner.engine.metrics import IntArray
 from planner.optimizer.classes import NodeClass
 from planner.optimizer.instance import ServiceInstance
+from planner.optimizer.rollout import rollout_params
 from planner.optimizer.schema import ObjectiveTerm
 
 RATIO_SCALE = 1_000_000
@@ -54,6 +61,7 @@ GROUPS = (
     "podCapacity",
     "nodeLoss",
     "zoneLoss",
+    "rollout",
 )
 
 
@@ -63,6 +71,8 @@ class Term:
     expr: Any
     maximize: bool
     note: str | None = None
+    parts: list[tuple[Term, int]] | None = None
+    """A weighted stage: the terms it sums and their integer coefficients (``stages.weighted_terms``)."""
 
 
 @dataclass
@@ -74,6 +84,8 @@ class ServiceModel:
     model: cp_model.CpModel
     explain: bool = False
     total_nodes: int = 0
+    force_ratio: bool = False
+    """Always build the scaled ratio R (the joint model compares Services by it, whatever their replica counts)."""
     n_rep: Any = None
     u: list[Any] = field(default_factory=list)
     y: list[Any] = field(default_factory=list)
@@ -180,7 +192,7 @@ class ServiceModel:
             m.add_multiplication_equality(d, [active, q])
             self.group_min[-3] = q
             self.denominator = d
-        if svc.replicas_min != svc.replicas_max or self.explain:
+        if svc.replicas_min != svc.replicas_max or self.explain or self.force_ratio:
             r = m.new_int_var(RATIO_SCALE, RATIO_SCALE * upper, "R")
             rd = m.new_int_var(0, RATIO_SCALE * upper * upper, "RD")
             m.add_multiplication_equality(rd, [r, self.denominator])
@@ -213,6 +225,28 @@ class ServiceModel:
             elif svc.balance_model in ("nodeLocal", "zonePods"):
                 self.not_evaluated.append(
                     "N-1 node-loss ratio bound (enforced only for cross-zone balancing; measured by the engine)"
+                )
+        rbound = svc.rollout_max_ratio
+        params = rollout_params(svc, svc.replicas_max) if rbound is not None else None
+        if rbound is not None and params is not None:
+            if svc.balance_model == "nodeLocal" and svc.cross_zone and self.denominator is not None:
+                low = self.group_min[-2]
+                down = params.max_unavailable
+                upper = self.n_upper
+                emptied = m.new_int_var(0, down, "rolloutEmptied")
+                m.add_division_equality(emptied, down, low)
+                keep = m.new_int_var(1, upper, "rolloutKeep")
+                m.add_max_equality(keep, [1, low - down])
+                k_left = m.new_int_var(-down, self.total_nodes, "rolloutNodes")
+                m.add(k_left == k_total - emptied)
+                product = m.new_int_var(-down * upper, self.total_nodes * upper, "rolloutDenominator")
+                m.add_multiplication_equality(product, [k_left, keep])
+                b = round(rbound * RATIO_SCALE)
+                self._add("rollout", m.add(RATIO_SCALE * self.n_rep <= b * product))
+            else:
+                self.not_evaluated.append(
+                    "RollingUpdate ratio bound (enforced in the model only for cross-zone nodeEqual; checked by "
+                    "the engine on the plan)"
                 )
         zbound = svc.zone_loss_max_ratio
         if zbound is not None:
@@ -290,8 +324,20 @@ class ServiceModel:
 
 
 def build_model(
-    svc: ServiceInstance, classes: list[NodeClass], *, total_nodes: int, explain: bool = False
+    svc: ServiceInstance,
+    classes: list[NodeClass],
+    *,
+    total_nodes: int,
+    explain: bool = False,
+    model: cp_model.CpModel | None = None,
+    force_ratio: bool = False,
 ) -> ServiceModel:
+    """Build one Service's variables and constraints, in a new model or added to a shared ``model``."""
     return ServiceModel(
-        svc=svc, classes=classes, model=cp_model.CpModel(), explain=explain, total_nodes=total_nodes
+        svc=svc,
+        classes=classes,
+        model=model if model is not None else cp_model.CpModel(),
+        explain=explain,
+        total_nodes=total_nodes,
+        force_ratio=force_ratio,
     ).build()

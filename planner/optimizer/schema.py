@@ -52,6 +52,9 @@ class Robustness(Schema):
     """After losing any one node: hottest-Pod ratio at most this, and no traffic dropped (needs >= 2 nodes)."""
     zone_loss_max_ratio: PositiveRatio | None = None
     """After losing any one zone: hottest-Pod ratio at most this, and no traffic dropped (needs >= 2 zones)."""
+    rollout_max_ratio: PositiveRatio | None = None
+    """During a RollingUpdate with the workload's maxUnavailable: the hottest Pod's share over the steady-state
+    mean share (1/N) stays at most this in the worst intermediate state (see ``rollout.py``)."""
 
 
 class HighAvailability(Schema):
@@ -84,10 +87,18 @@ class Objective(Schema):
         default_factory=lambda: list(DEFAULT_ORDER)
     )
     """Lexicographic: each stage is solved, then its optimum is fixed as a constraint for the next."""
+    weights: dict[ObjectiveTerm, Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]] | None = None
+    """Alternative to a pure order: the weighted terms form one first stage, minimising the sum of weight x term
+    (per unit: 1.0 of hottest-Pod ratio, one replica, one Pod moved, one unit of spread, which counts against);
+    the terms of ``order`` without a weight follow as lexicographic tie-breakers. Each term's value and the
+    balance gap (from a separate balance-only bound) are reported per stage."""
 
     def __post_init__(self) -> None:
         if len(set(self.order)) != len(self.order):
             msg = "objective.order must not repeat a term"
+            raise ValueError(msg)
+        if self.weights is not None and not any(w > 0 for w in self.weights.values()):
+            msg = "objective.weights needs at least one positive weight"
             raise ValueError(msg)
 
 
@@ -138,6 +149,11 @@ class PlacementQuality(Schema):
     """Worst fraction the failed node was receiving, dropped until the LB detects the failure."""
     zone_loss_worst_ratio: float | None = None
     zone_loss_dropped_fraction: Fraction01 | None = None
+    rollout_worst_ratio: float | None = None
+    """Worst hottest-Pod share during a RollingUpdate over the steady-state mean share (1/N), with the
+    workload's maxUnavailable Pods down in the worst place (``rollout.py``); None without a workload."""
+    rollout_max_unavailable: int | None = None
+    rollout_max_surge: int | None = None
 
 
 class StageReport(Schema):
@@ -192,6 +208,15 @@ class ServiceRecommendation(Schema):
     policy_recommendation: str | None = None
     not_evaluated: list[str] = msgspec.field(default_factory=list)
     manifests: Manifests | None = None
+    balance_bound: float | None = None
+    """Lower bound on this Service's hottest-Pod ratio: its own optimum when solved alone against the cluster's
+    free capacity (no other Service can make it more even)."""
+    balance_gap: float | None = None
+    """(engine-measured ratio - balance_bound) / ratio: how far sharing capacity (or a time limit) left it."""
+    rollout: str | None = None
+    """The RollingUpdate evaluation in words: Pods down at once, the worst state and its hottest-Pod ratio."""
+    disruption: str | None = None
+    """The PodDisruptionBudget check: whether the emitted PDB lets a chosen node drain, and why."""
 
 
 class Conflict(Schema):
@@ -216,6 +241,17 @@ class SolveStatistics(Schema):
     joint_variables: int = 0
     branches: int = 0
     conflicts: int = 0
+    solver_seconds: float = 0.0
+    """Wall time inside CP-SAT model building and solving (first pass, sequential re-solve and joint model)."""
+    baseline_seconds: float = 0.0
+    """Wall time to run and engine-score the baselines."""
+    joint_status: StageStatus | None = None
+    """Status of the joint model over the coupled Services, when one ran."""
+    joint_classes: int = 0
+    joint_binding_nodes: int = 0
+    """Nodes where capacity binds, modelled one by one with a joint cpu, memory and Pod-slot constraint."""
+    joint_choice: Literal["joint", "sequential", "baseline"] | None = None
+    """Which plan for the coupled Services the engine scored best (ties go to the joint model)."""
 
 
 class Recommendation(Schema):

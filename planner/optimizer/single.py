@@ -11,7 +11,7 @@ from planner.optimizer.classes import NodeClass, build_classes
 from planner.optimizer.instance import ClusterArrays, ServiceInstance
 from planner.optimizer.model import RATIO_SCALE, ServiceModel, Term, build_model
 from planner.optimizer.schema import ObjectiveTerm, SolverParams, SolveStatus, StageReport
-from planner.optimizer.stages import solve_stages
+from planner.optimizer.stages import solve_stages, weighted_terms
 
 SKIP_NOTES: dict[ObjectiveTerm, str] = {
     "balance": "placement does not change the per-Pod share under this load-balancer model",
@@ -106,19 +106,23 @@ def solve_service(
     *,
     hint: IntArray | None = None,
     preference: IntArray | None = None,
+    weights: dict[ObjectiveTerm, float] | None = None,
 ) -> ServiceSolution:
     classes = build_classes(svc, free, cluster.node_up, zone=cluster.zone)
-    sm = build_model(svc, classes, total_nodes=cluster.size)
+    sm = build_model(svc, classes, total_nodes=cluster.size, force_ratio=bool(weights and "balance" in weights))
     if hint is not None:
         sm.hint_from_placement(hint)
     terms: list[Term] = []
     skipped: list[StageReport] = []
-    for name in order:
+    names = [*order, *(w for w in (weights or {}) if w not in order)]
+    for name in names:
         t = sm.term(name)
         if t is None:
             skipped.append(StageReport(term=name, status="skipped", note=SKIP_NOTES[name] or None))
         else:
             terms.append(t)
+    if weights:
+        terms = weighted_terms(terms, weights, sm.model)
     if not classes:
         stages = [StageReport(term=t.term, status="infeasible") for t in terms] + skipped
         return ServiceSolution("infeasible", None, stages, None, classes, sm, None)
@@ -129,7 +133,9 @@ def solve_service(
         return ServiceSolution(status, None, stages, None, classes, sm, None, outcome.branches, outcome.conflicts)
     pods = expand(sm, outcome.values, cluster.size, preference)
     solved = list(outcome.reports)
-    status = "optimal" if len(solved) == len(terms) and all(s.status == "optimal" for s in solved) else "feasible"
+    status = (
+        "optimal" if len(outcome.reports) >= len(terms) and all(s.status == "optimal" for s in solved) else "feasible"
+    )
     ratio = next((s.objective for s in outcome.reports if s.term == "balance"), None)
     return ServiceSolution(
         status,

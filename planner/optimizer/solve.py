@@ -2,10 +2,18 @@
 
 Decomposition: every Service is first solved exactly on its own, against the cluster's free capacity. If the
 uncoupled optima fit together on every node, the combined plan is optimal for the whole request (each Service's
-lexicographic objective is separable and reaches its own lower bound), and a certificate says so. Otherwise the
-Services whose Pods overflow a node are re-solved one after another against the capacity the others leave, and
-the plan is reported as feasible, not proven optimal. A Service whose solve returns nothing usable, or something
-worse than the best baseline that meets every rule, keeps that baseline.
+lexicographic objective is separable and reaches its own lower bound), and a certificate says so.
+
+Otherwise the Services whose Pods overflow a node are coupled. Three plans for them are compared by the engine
+(Services without a valid placement first, then the worst hottest-Pod ratio, then the sum): the sequential
+re-solve (each coupled Service against the capacity the others leave), the best baseline strategy run over all
+Services with shared capacity, and the joint CP-SAT model (``joint.py``) warm-started from the better of the two,
+so a timed-out joint solve is never worse than either. The coupled Services are reported optimal only when the
+joint model proved every stage and the other Services' Pods sit on nodes no coupled Service can use (so fixing
+them restricted nothing). Each Service reports its balance gap against its own uncoupled optimum.
+
+A Service whose solve returns nothing usable, or something worse than the best baseline that meets every rule,
+keeps that baseline.
 """
 
 from __future__ import annotations
@@ -17,13 +25,16 @@ import msgspec
 import numpy as np
 
 from planner.engine.metrics import BoolArray, IntArray
-from planner.optimizer.baselines import run_baselines
+from planner.optimizer.baselines import STRATEGIES, run_shared_baselines
 from planner.optimizer.explain import explain_infeasible
 from planner.optimizer.instance import Instance, ServiceInstance, build_instance, pods_that_fit
+from planner.optimizer.joint import JointSolution, solve_joint
 from planner.optimizer.manifests import render_manifests
-from planner.optimizer.quality import measure
+from planner.optimizer.quality import measure, score
+from planner.optimizer.rollout import disruption_plan, rollout_summary
 from planner.optimizer.schema import (
     BaselineReport,
+    Conflict,
     Explanation,
     PlacementQuality,
     Recommendation,
@@ -39,6 +50,8 @@ from planner.optimizer.single import ServiceSolution, solve_service
 from planner.optimizer.validation import violations
 
 FIRST_PASS_SHARE = 0.6
+SEQUENTIAL_SHARE = 0.3
+"""Of what the first pass leaves: the sequential re-solve gets this part, the joint model the rest."""
 MIN_SOLVE_SECONDS = 0.05
 
 
@@ -63,17 +76,15 @@ def _overloaded(inst: Instance, placements: dict[int, IntArray]) -> BoolArray:
 
 
 def _baseline_reports(
-    svc: ServiceInstance, inst: Instance, plan_quality: PlacementQuality | None
+    svc: ServiceInstance, inst: Instance, rows: list[tuple[str, IntArray, int]]
 ) -> tuple[list[BaselineReport], IntArray | None, float | None]:
     reports: list[BaselineReport] = []
     best: IntArray | None = None
     best_ratio: float | None = None
-    for name, pods, unplaced in run_baselines(svc, inst.cluster, inst.free):
+    for name, pods, unplaced in rows:
         quality = measure(svc, inst.cluster, pods)
         broken = violations(svc, inst.cluster, inst.free, pods, unplaced)
         improvement = None
-        if plan_quality is not None and plan_quality.hottest_pod_ratio > 0:
-            improvement = round(quality.hottest_pod_ratio / plan_quality.hottest_pod_ratio, 9)
         reports.append(
             BaselineReport(
                 name=name,  # type: ignore[arg-type]
@@ -110,65 +121,166 @@ def _with_improvement(reports: list[BaselineReport], quality: PlacementQuality) 
     return out
 
 
+def _demand(inst: Instance, placements: dict[int, IntArray]) -> IntArray:
+    demand = np.zeros_like(inst.free)
+    for si, pods in placements.items():
+        demand += pods[:, None] * inst.services[si].request[None, :]
+    return demand
+
+
+def plan_key(
+    inst: Instance, coupled: list[int], fixed: dict[int, IntArray], candidate: dict[int, IntArray] | None
+) -> tuple[int, float, float]:
+    """Engine score of a plan for the coupled Services: (Services without a valid plan, worst ratio, sum of ratios).
+
+    Lower is better. A plan that overflows a node together with the fixed Services counts every coupled Service
+    as invalid.
+    """
+    if candidate is None or any(si not in candidate for si in coupled):
+        return (len(coupled) + 1, float("inf"), float("inf"))
+    together = {**fixed, **{si: candidate[si] for si in coupled}}
+    if (_demand(inst, together) > inst.free).any():
+        return (len(coupled), float("inf"), float("inf"))
+    invalid = 0
+    ratios = []
+    for si in coupled:
+        svc, pods = inst.services[si], candidate[si]
+        if violations(svc, inst.cluster, inst.free, pods):
+            invalid += 1
+        ratios.append(score(svc, inst.cluster, pods).hottest_ratio)
+    return (invalid, round(max(ratios), 9), round(sum(ratios), 9))
+
+
 def recommend(request: RecommendRequest) -> Recommendation:
     """Recommend Pods per node for every Service in the request (see the module docstring)."""
     started = time.perf_counter()
     inst = build_instance(request)
     order = list(request.objective.order)
+    weights = dict(request.objective.weights) if request.objective.weights else None
     params = request.solver
     size = inst.cluster.size
 
-    baselines: dict[int, tuple[list[BaselineReport], IntArray | None, float | None]] = {}
+    clock = time.perf_counter()
+    shared = run_shared_baselines(inst.services, inst.cluster, inst.free)
+    baselines = {svc.index: _baseline_reports(svc, inst, shared[svc.index]) for svc in inst.services}
+    baseline_seconds = time.perf_counter() - clock
+
+    clock = time.perf_counter()
     solutions: dict[int, ServiceSolution] = {}
     placements: dict[int, IntArray] = {}
+    bounds: dict[int, float] = {}
     residual = inst.free.copy()
-    # the budget is shared: 60 % for the per-Service solves, the rest for re-solving where capacity binds
     first_pass = _share(params, params.time_limit_seconds * FIRST_PASS_SHARE, len(inst.services))
     for svc in inst.services:
-        baselines[svc.index] = _baseline_reports(svc, inst, None)
         preference = pods_that_fit(residual, svc.request)
         sol = solve_service(
-            svc, inst.cluster, inst.free, first_pass, order, hint=baselines[svc.index][1], preference=preference
+            svc,
+            inst.cluster,
+            inst.free,
+            first_pass,
+            order,
+            hint=baselines[svc.index][1],
+            preference=preference,
+            weights=weights,
         )
         solutions[svc.index] = sol
+        balance = next((st for st in sol.stages if st.term == "balance" and st.bound is not None), None)
+        if balance is not None and balance.bound is not None and sol.pods is not None:
+            bounds[svc.index] = float(balance.bound)
         if sol.pods is not None:
             placements[svc.index] = sol.pods
             residual = np.maximum(residual - sol.pods[:, None] * svc.request[None, :], 0)
 
     decomposition = "uncoupled"
     coupled: list[int] = []
+    decided: dict[int, str] = {}
+    joint: JointSolution | None = None
+    joint_choice = None
+    joint_optimal = False
+    joint_explanation: Explanation | None = None
     over = _overloaded(inst, placements)
     if over.any():
         decomposition = "joint"
         coupled = [si for si, placed in placements.items() if (placed[over] > 0).any()]
         fixed = {si: p for si, p in placements.items() if si not in coupled}
-        residual = inst.free.copy()
-        for si, placed in fixed.items():
-            residual = residual - placed[:, None] * inst.services[si].request[None, :]
-        second_pass = _share(params, params.time_limit_seconds * (1 - FIRST_PASS_SHARE), len(coupled))
+        residual = np.maximum(inst.free - _demand(inst, fixed), 0)
+        remaining = params.time_limit_seconds * (1 - FIRST_PASS_SHARE)
+        second_pass = _share(params, remaining * SEQUENTIAL_SHARE, len(coupled))
+        sequential: dict[int, IntArray] = {}
+        left = residual.copy()
         for si in coupled:
             svc = inst.services[si]
             sol = solve_service(
                 svc,
                 inst.cluster,
-                np.maximum(residual, 0),
+                np.maximum(left, 0),
                 second_pass,
                 order,
                 hint=placements[si],
-                preference=pods_that_fit(residual, svc.request),
+                preference=pods_that_fit(left, svc.request),
+                weights=weights,
             )
             if sol.status == "optimal":
                 sol.status = "feasible"
-            sol.notes.append(
-                "Capacity is shared with other Services here: solved against the capacity they leave, "
-                "so optimal only given their placement."
-            )
             solutions[si] = sol
-            if sol.pods is None:
-                placements.pop(si, None)
+            if sol.pods is not None:
+                sequential[si] = sol.pods
+                left = left - sol.pods[:, None] * svc.request[None, :]
+        candidates: list[tuple[str, dict[int, IntArray] | None]] = [("sequential", sequential)]
+        for name in STRATEGIES:
+            by_strategy = {si: pods for si in coupled for n, pods, _ in shared[si] if n == name}
+            candidates.append((name, by_strategy))
+        best_known = min(candidates, key=lambda c: plan_key(inst, coupled, fixed, c[1]))
+        hint = best_known[1] if plan_key(inst, coupled, fixed, best_known[1])[0] == 0 else None
+        joint_params = _share(params, remaining * (1 - SEQUENTIAL_SHARE), 1)
+        joint = solve_joint(
+            [inst.services[si] for si in coupled], inst, residual, joint_params, order, weights=weights, hint=hint
+        )
+        candidates.insert(0, ("joint", joint.placements))
+        label, chosen = min(candidates, key=lambda c: plan_key(inst, coupled, fixed, c[1]))
+        key = plan_key(inst, coupled, fixed, chosen)
+        joint_choice = "joint" if label == "joint" else "sequential" if label == "sequential" else "baseline"
+        if key[0] > 0:
+            joint_choice = None
+            if joint.status == "infeasible":
+                joint_explanation = _explain_joint(inst, [inst.services[si] for si in coupled], residual)
+        usable = np.zeros(size, dtype=np.bool_)
+        for si in coupled:
+            usable |= inst.services[si].eligible
+        disjoint = not any((p[usable] > 0).any() for p in fixed.values())
+        first_optimal = all(solutions[si].status == "optimal" for si in fixed)
+        joint_optimal = label == "joint" and joint.status == "optimal" and disjoint and first_optimal
+        for si in coupled:
+            placements.pop(si, None)
+            sol = solutions[si]
+            if chosen is None or key[0] > 0:
+                if si in sequential:
+                    placements[si] = sequential[si]
+                continue
+            placements[si] = chosen[si]
+            sol.pods = chosen[si]
+            decided[si] = "baseline" if joint_choice == "baseline" else "solver"
+            sol.status = "optimal" if joint_optimal else "feasible"
+            if joint_choice == "joint":
+                sol.solver_ratio = None
+                sol.notes.append(
+                    f"Capacity is shared with {len(coupled) - 1} other Service(s): placed by the joint model over "
+                    f"the coupled Services ({joint.status}, {joint.binding_nodes} node(s) where capacity binds)."
+                )
+            elif joint_choice == "sequential":
+                sol.notes.append(
+                    "Capacity is shared with other Services: the sequential re-solve (each Service against the "
+                    "capacity the others leave) scored better than the joint model within its limit."
+                )
             else:
-                placements[si] = sol.pods
-                residual = residual - sol.pods[:, None] * svc.request[None, :]
+                sol.solver_ratio = None
+                sol.notes.append(
+                    f"Capacity is shared with other Services: the {label} baseline over all Services scored better "
+                    "than the solver within its limit and is kept."
+                )
+            if not joint_optimal:
+                sol.notes.append("Not proven optimal: optimal only given the other Services' placement.")
+    solver_seconds = time.perf_counter() - clock
 
     services: list[ServiceRecommendation] = []
     explanations: list[Explanation] = []
@@ -177,9 +289,9 @@ def recommend(request: RecommendRequest) -> Recommendation:
         reports, best, best_ratio = baselines[svc.index]
         pods: IntArray | None = sol.pods
         status: SolveStatus = sol.status
-        source = "solver"
+        source = decided.get(svc.index, "solver")
         notes = list(svc.notes) + sol.notes
-        if pods is not None:
+        if pods is not None and svc.index not in decided:
             quality = measure(svc, inst.cluster, pods)
             broken = violations(svc, inst.cluster, inst.free, pods)
             if broken or (
@@ -193,7 +305,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
                     pods, source = best, "baseline"
                 elif broken:
                     notes.append("The plan breaks: " + "; ".join(broken))
-        elif best is not None and status == "timedOut":
+        elif pods is None and best is not None and status == "timedOut":
             pods, source = best, "baseline"
             notes.append("No solution within the time limit; the best baseline that meets every rule is returned.")
         if pods is None:
@@ -216,13 +328,20 @@ def recommend(request: RecommendRequest) -> Recommendation:
             continue
         placements[svc.index] = pods
         quality = measure(svc, inst.cluster, pods)
-        manifests = render_manifests(svc, inst, pods, quality) if request.include_manifests else None
+        rollout_text, quality = rollout_summary(svc, inst.cluster, pods, quality)
+        others = {k: v for k, v in placements.items() if k != svc.index}
+        disruption = disruption_plan(svc, inst, pods, np.maximum(inst.free - _demand(inst, others), 0))
+        manifests = render_manifests(svc, inst, pods, quality, disruption) if request.include_manifests else None
         policy = None
         if svc.balance_model == "leader":
             policy = (
                 "Use externalTrafficPolicy: Cluster (the leader spreads over every Pod, at the cost of the "
                 "client IP), or BGP mode so every node with Pods announces the address."
             )
+        bound = bounds.get(svc.index)
+        gap = None
+        if bound is not None and quality.hottest_pod_ratio > 0:
+            gap = round(max(quality.hottest_pod_ratio - bound, 0.0) / quality.hottest_pod_ratio, 9)
         services.append(
             ServiceRecommendation(
                 name=svc.name,
@@ -239,6 +358,10 @@ def recommend(request: RecommendRequest) -> Recommendation:
                 policy_recommendation=policy,
                 not_evaluated=_not_evaluated(svc, sol),
                 manifests=manifests,
+                balance_bound=None if bound is None else round(bound, 9),
+                balance_gap=gap,
+                rollout=rollout_text,
+                disruption=disruption.text if disruption is not None else None,
             )
         )
 
@@ -251,10 +374,24 @@ def recommend(request: RecommendRequest) -> Recommendation:
             "every node (cpu, memory, Pod slots). The objective is separable per Service, so no joint plan can be "
             "better: the combined placement is globally optimal."
         )
+    elif joint_optimal and fits and all(s.status == "optimal" for s in services):
+        certificate = (
+            f"The {len(coupled)} Services that compete for capacity were solved together and proven optimal for "
+            "the worst hottest-Pod ratio, then the sum of ratios, then "
+            f"{' > '.join(t for t in order if t != 'balance')}"
+            f"; each of the other {len(services) - len(coupled)} Service(s) reached its own optimum on nodes none of "
+            "the coupled Services can use, so fixing them restricted nothing."
+        )
     overall = max((s.status for s in services), key=lambda s: _STATUS_RANK[s])
     if not fits:
         overall = "infeasible"
-    stages = _merge_stages(order, [solutions[s.index].stages for s in inst.services])
+    if joint_explanation is not None:
+        overall = "infeasible"
+        explanations.append(joint_explanation)
+    stage_lists = [solutions[s.index].stages for s in inst.services]
+    if joint is not None:
+        stage_lists.append(joint.stages)
+    stages = _merge_stages(order, stage_lists)
     return Recommendation(
         status=overall,
         services=services,
@@ -266,8 +403,15 @@ def recommend(request: RecommendRequest) -> Recommendation:
             node_classes=sum(len(s.classes) for s in solutions.values()),
             decomposition=decomposition,  # type: ignore[arg-type]
             joint_services=len(coupled),
-            branches=sum(s.branches for s in solutions.values()),
-            conflicts=sum(s.conflicts for s in solutions.values()),
+            joint_variables=joint.variables if joint is not None else 0,
+            branches=sum(s.branches for s in solutions.values()) + (joint.branches if joint else 0),
+            conflicts=sum(s.conflicts for s in solutions.values()) + (joint.conflicts if joint else 0),
+            solver_seconds=round(solver_seconds, 4),
+            baseline_seconds=round(baseline_seconds, 4),
+            joint_status=joint.status if joint is not None else None,
+            joint_classes=joint.classes if joint is not None else 0,
+            joint_binding_nodes=joint.binding_nodes if joint is not None else 0,
+            joint_choice=joint_choice,  # type: ignore[arg-type]
         ),
         objective_order=order,
         certificate=certificate,
@@ -275,10 +419,32 @@ def recommend(request: RecommendRequest) -> Recommendation:
     )
 
 
+def _explain_joint(inst: Instance, services: list[ServiceInstance], free: IntArray) -> Explanation:
+    """Why Services that each fit alone cannot be placed together: their requests against the shared room."""
+    usable = np.zeros(inst.cluster.size, dtype=np.bool_)
+    for svc in services:
+        usable |= svc.eligible
+    need = np.sum([svc.replicas_min * svc.request for svc in services], axis=0)
+    room = free[usable].sum(axis=0)
+    names = ", ".join(svc.name for svc in services)
+    message = (
+        f"{names} each have a placement alone, but not together: at their minimum replicas they request "
+        f"{int(need[0])}m cpu, {int(need[1])} bytes of memory and {int(need[2])} Pod slots, against "
+        f"{int(min(room[0], 2**62))}m cpu, {int(min(room[1], 2**62))} bytes and {int(min(room[2], 2**62))} slots "
+        "free on the nodes they may use, split over nodes that each must hold whole Pods within every rule"
+    )
+    return Explanation(
+        service=names,
+        conflicts=[Conflict(group="capacity", message=message)],
+        relaxations=[
+            "add a node with room for the Pods that do not fit, lower a Service's replicas or its HA minimums, "
+            "or let one Service use other nodes"
+        ],
+    )
+
+
 def _not_evaluated(svc: ServiceInstance, sol: ServiceSolution) -> list[str]:
     out = list(sol.model.not_evaluated)
-    out.append("RollingUpdate bound with maxSurge/maxUnavailable: not evaluated")
-    out.append("PodDisruptionBudget drain check (pdb-blocks-drain-with-spread): not evaluated by the solver")
     if svc.balance_model == "leader":
         out.append("balance under MetalLB L2: placement cannot change it")
     return out
@@ -301,7 +467,7 @@ def _merge_stages(order: Sequence[str], per_service: list[list[StageReport]]) ->
                 seconds=round(sum(r.seconds for r in reports), 4),
                 objective=worst.objective if len(reports) == 1 else None,
                 bound=worst.bound if len(reports) == 1 else None,
-                note=None if len(reports) == 1 else f"worst of {len(reports)} Services",
+                note=None if len(reports) == 1 else f"worst of {len(reports)} solves (Services and joint stages)",
             )
         )
     return merged

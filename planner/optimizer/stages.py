@@ -3,6 +3,11 @@
 Determinism (style guide section 5): with ``deterministic`` the solver stops on ``max_deterministic_time`` with a
 fixed ``random_seed``, and uses ``interleave_search`` when more than one worker is asked for; the wall-clock limit
 is only a safety net. The time budget is shared by the stages: each stage may use what the previous ones left.
+
+Weights (``objective.weights``) replace the leading stages by one weighted sum with integer coefficients. A
+single weighted objective hides how far balance is from its own optimum (its composite gap can be tiny while
+balance is several percent off), so the weighted stage is decoded: every term's value is reported on its own, and
+balance gets a separate bound solve whose bound gives the balance gap itself.
 """
 
 from __future__ import annotations
@@ -14,10 +19,38 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from planner.optimizer.model import Term
-from planner.optimizer.schema import SolverParams, StageReport, StageStatus
+from planner.optimizer.model import RATIO_SCALE, Term
+from planner.optimizer.schema import ObjectiveTerm, SolverParams, StageReport, StageStatus
 
 WALL_CLOCK_FACTOR = 3.0
+WEIGHT_SCALE = 1000
+"""Weights are given per unit of each term (1.0 of hottest-Pod ratio, one replica, one Pod moved, one unit of
+spread) and scaled to integers with three decimals."""
+
+
+def weighted_terms(terms: Sequence[Term], weights: dict[ObjectiveTerm, float], model: cp_model.CpModel) -> list[Term]:
+    """One weighted stage over the weighted terms (first occurrence of each), followed by the other terms.
+
+    Balance must be a scaled ratio (10^6 per 1.0) to be weighted; the other terms are counts, so their
+    coefficients are multiplied by 10^6 to keep one unit of each term at its stated weight.
+    """
+    del model  # the weighted expression is a plain linear expression over existing variables
+    parts: list[tuple[Term, int]] = []
+    rest: list[Term] = []
+    seen: set[str] = set()
+    for t in terms:
+        if t.term in weights and t.term not in seen:
+            seen.add(t.term)
+            coef = round(weights[t.term] * WEIGHT_SCALE) * (1 if t.term == "balance" else RATIO_SCALE)
+            parts.append((t, -coef if t.maximize else coef))
+        else:
+            rest.append(t)
+    parts = [(t, c) for t, c in parts if c != 0]
+    if not parts:
+        return rest
+    expr = sum(c * t.expr for t, c in parts)
+    label = " + ".join(f"{weights[t.term]:g} x {t.term}" for t, _ in parts)
+    return [Term(parts[0][0].term, expr, maximize=False, note=f"weighted: {label}", parts=parts), *rest]
 
 
 def configure(solver: cp_model.CpSolver, params: SolverParams, budget: float) -> None:
@@ -102,6 +135,16 @@ def solve_stages(
             break
         obj = round(solver.objective_value)
         bound = solver.best_objective_bound
+        if term.parts is not None:
+            composite_gap = abs(obj - bound) / abs(obj) if obj else 0.0
+            reports.extend(
+                _decode_weighted(model, term, solver, status, elapsed, composite_gap, params, budget_left, describe)
+            )
+            model.add(term.expr <= obj)
+            model.clear_hints()  # type: ignore[no-untyped-call]
+            for i, v in enumerate(decision_vars):
+                model.add_hint(v, values[i])
+            continue
         shown_obj, shown_bound = describe(term, obj, bound) if describe else (float(obj), float(bound))
         gap = abs(shown_obj - shown_bound) / abs(shown_obj) if shown_obj else 0.0
         reports.append(
@@ -121,3 +164,49 @@ def solve_stages(
         for i, v in enumerate(decision_vars):
             model.add_hint(v, values[i])
     return StageOutcome(reports, values, branches, conflicts)
+
+
+def _decode_weighted(  # noqa: PLR0917
+    model: cp_model.CpModel,
+    term: Term,
+    solver: cp_model.CpSolver,
+    status: StageStatus,
+    elapsed: float,
+    composite_gap: float,
+    params: SolverParams,
+    budget_left: float,
+    describe: Callable[[Term, float, float], tuple[float, float]] | None,
+) -> list[StageReport]:
+    """One report per weighted term: its own value, and for balance a bound from a balance-only solve."""
+    out: list[StageReport] = []
+    for part, coef in term.parts or []:
+        value = float(solver.value(part.expr))
+        shown = describe(part, value, value)[0] if describe else value
+        note = f"{term.note}; coefficient {coef}; composite gap {composite_gap:.6g}"
+        report = StageReport(term=part.term, status=status, objective=shown, seconds=round(elapsed, 4), note=note)
+        if part.term == "balance":
+            # the composite gap says nothing about balance alone: bound it with its own solve, hinted
+            trial = model.clone()
+            expr = trial.get_int_var_from_proto_index(part.expr.index) if hasattr(part.expr, "index") else None
+            bound_solver = cp_model.CpSolver()
+            configure(bound_solver, params, max(budget_left / 2, 0.05))
+            if expr is not None:
+                trial.minimize(expr)
+                started = time.perf_counter()
+                code = bound_solver.solve(trial)
+                spent = time.perf_counter() - started
+                if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                    raw_bound = bound_solver.best_objective_bound
+                    shown_bound = describe(part, value, raw_bound)[1] if describe else raw_bound
+                    gap = abs(shown - shown_bound) / abs(shown) if shown else 0.0
+                    report = StageReport(
+                        term="balance",
+                        status=status,
+                        objective=shown,
+                        bound=shown_bound,
+                        gap=round(gap, 9),
+                        seconds=round(elapsed + spent, 4),
+                        note=note + "; bound from a balance-only solve",
+                    )
+        out.append(report)
+    return out

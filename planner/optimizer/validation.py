@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from planner.engine.metrics import IntArray
 from planner.optimizer.instance import ClusterArrays, ServiceInstance
 from planner.optimizer.quality import measure, score
+from planner.optimizer.rollout import rollout_params, worst_state
 
 TOLERANCE = 1e-9
 
@@ -41,6 +44,13 @@ def violations(
         hottest = float(score(svc, cluster, pods).per_pod_share.max()) * svc.traffic
         if hottest > svc.pod_capacity * (1 + TOLERANCE):
             out.append(f"hottest Pod gets {hottest:.6g} conn/s, above the per-Pod capacity {svc.pod_capacity:g}")
+    if svc.rollout_max_ratio is not None:
+        params = rollout_params(svc, total)
+        if params is not None:
+            down = params.max_unavailable
+            worst = math.inf if params.strategy == "Recreate" else worst_state(svc, cluster, pods, down)[0]
+            if worst > svc.rollout_max_ratio * (1 + TOLERANCE):
+                out.append(f"during a RollingUpdate the hottest-Pod ratio exceeds the bound {svc.rollout_max_ratio}")
     if svc.node_loss_max_ratio is not None or svc.zone_loss_max_ratio is not None:
         q = measure(svc, cluster, pods)
         if svc.node_loss_max_ratio is not None and (

@@ -1,0 +1,239 @@
+"""Joint CP-SAT model for the Services that compete for capacity.
+
+Only the coupled Services (those whose uncoupled optima overflow a node together) and the capacity the other
+Services leave are modelled. Node classes are refined jointly: two nodes share a class when they are in the same
+zone and, for every coupled Service, have the same eligibility, Pods that fit and current Pods. Where capacity
+binds on a node (every coupled Service filling it to its own per-node cap would not fit), how the Services share
+that node matters, so the node becomes a class of its own and its cpu, memory and Pod slots are a hard joint
+constraint. Where capacity does not bind, the per-Service caps already guarantee the node fits, and the class
+stays aggregated (this is what keeps thousands of similar nodes small).
+
+Each Service keeps its own constraints (``model.ServiceModel`` built on the shared CP-SAT model) and a scaled
+ratio R_s >= 10^6 N_s / D_s (its hottest-Pod ratio, rounded up to 10^-6). Objective, in stages (``stages.py``):
+
+1. balance: minimise the worst R_s over the coupled Services, then (that optimum fixed) the sum of R_s, so that
+   no Service is sacrificed for the others and, at equal worst case, every Service is as even as it can be;
+2. replicas: fewest replicas in total; 3. moves: fewest Pods created in total; 4. spread: most zones and nodes,
+   summed over the Services (or a weighted sum of the same terms, ``objective.weights``).
+
+The search is warm-started from the best placement known before it runs (the sequential re-solve or the best
+baseline strategy, whichever the engine scores better), so a timed-out solve returns at least that plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from planner.engine.metrics import BoolArray, IntArray
+from planner.optimizer.classes import NodeClass
+from planner.optimizer.instance import Instance, ServiceInstance, pods_that_fit
+from planner.optimizer.model import RATIO_SCALE, ServiceModel, Term, build_model
+from planner.optimizer.schema import ObjectiveTerm, SolverParams, SolveStatus, StageReport
+from planner.optimizer.single import expand
+from planner.optimizer.stages import solve_stages, weighted_terms
+
+HINT_DETERMINISTIC_SECONDS = 2.0
+
+
+@dataclass
+class JointModel:
+    services: list[ServiceInstance]
+    free: IntArray
+    """Capacity left for the coupled Services (free minus the Pods of the Services kept fixed)."""
+    classes: list[tuple[int, ...]]
+    """Node indices of each joint class."""
+    binding: list[bool]
+    """Whether capacity binds in the class (then it is a single node with a joint capacity constraint)."""
+    model: cp_model.CpModel
+    parts: list[ServiceModel] = field(default_factory=list)
+    ratio_max: Any = None
+
+    @property
+    def variables(self) -> int:
+        return len(self.model.proto.variables)
+
+    def decision_vars(self) -> list[Any]:
+        out: list[Any] = []
+        for sm in self.parts:
+            out.extend(sm.decision_vars())
+        return out
+
+
+@dataclass
+class JointSolution:
+    status: SolveStatus
+    placements: dict[int, IntArray] | None
+    """Pods per node by Service index; None when the solve found nothing."""
+    stages: list[StageReport]
+    variables: int
+    classes: int
+    binding_nodes: int
+    branches: int = 0
+    conflicts: int = 0
+
+
+def _joint_classes(
+    services: list[ServiceInstance], free: IntArray, zone: IntArray
+) -> tuple[list[tuple[int, ...]], list[bool]]:
+    size = free.shape[0]
+    fits = np.stack([np.minimum(pods_that_fit(free, s.request), s.replicas_max) for s in services])
+    caps = np.minimum(fits, np.array([s.max_per_node for s in services])[:, None])
+    usable = np.stack([s.eligible for s in services]) & (fits >= 1)
+    caps = np.where(usable, caps, 0)
+    requests = np.stack([s.request for s in services])  # (services, 3)
+    demand = caps.T @ requests  # (nodes, 3): every coupled Service at its per-node cap
+    binding: BoolArray = np.asarray((demand > free).any(axis=1), dtype=np.bool_)
+    currents = np.stack([s.current for s in services])
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for n in range(size):
+        if not usable[:, n].any():
+            continue
+        if binding[n]:
+            key: tuple[Any, ...] = ("node", n)
+        else:
+            key = ("class", int(zone[n]), tuple(caps[:, n].tolist()), tuple(currents[:, n].tolist()))
+        groups.setdefault(key, []).append(n)
+    keys = sorted(groups, key=lambda k: groups[k][0])
+    return [tuple(groups[k]) for k in keys], [k[0] == "node" for k in keys]
+
+
+def build_joint(services: list[ServiceInstance], inst: Instance, free: IntArray) -> JointModel:
+    classes, binding = _joint_classes(services, free, inst.cluster.zone)
+    jm = JointModel(services=services, free=free, classes=classes, binding=binding, model=cp_model.CpModel())
+    members: dict[int, list[tuple[Any, IntArray]]] = {}
+    for svc in services:
+        fit = np.minimum(pods_that_fit(free, svc.request), svc.replicas_max)
+        local: list[NodeClass] = []
+        for j, nodes in enumerate(classes):
+            first = nodes[0]
+            if not svc.eligible[first] or fit[first] < 1:
+                continue
+            local.append(
+                NodeClass(
+                    zone=int(inst.cluster.zone[first]),
+                    fit=int(fit[first]),
+                    limit=svc.max_per_node,
+                    current=int(svc.current[first]),
+                    eligible=True,
+                    nodes=nodes,
+                )
+            )
+            members.setdefault(j, [])
+        sm = build_model(svc, local, total_nodes=inst.cluster.size, model=jm.model, force_ratio=True)
+        index = {c.nodes: i for i, c in enumerate(local)}
+        for j, nodes in enumerate(classes):
+            if nodes in index:
+                members[j].append((sm.y[index[nodes]], svc.request))
+        jm.parts.append(sm)
+    for j, pairs in members.items():
+        if not binding[j] or len(pairs) < 2:
+            continue
+        node = classes[j][0]
+        for r in range(3):
+            if any(int(req[r]) > 0 for _, req in pairs):
+                jm.model.add(sum(int(req[r]) * y for y, req in pairs) <= int(free[node, r]))
+    ratios = [sm.ratio_var for sm in jm.parts if sm.ratio_var is not None]
+    if ratios:
+        upper = max(sm.n_upper for sm in jm.parts)
+        jm.ratio_max = jm.model.new_int_var(RATIO_SCALE, RATIO_SCALE * upper, "Rmax")
+        for r in ratios:
+            jm.model.add(jm.ratio_max >= r)
+    return jm
+
+
+def joint_terms(jm: JointModel, order: list[ObjectiveTerm], weights: dict[ObjectiveTerm, float] | None) -> list[Term]:
+    """The joint objective as lexicographic stages, or one weighted stage when ``weights`` is given."""
+    per_term: dict[ObjectiveTerm, list[Term]] = {}
+    for name in order:
+        found = [t for t in (sm.term(name) for sm in jm.parts) if t is not None]
+        if found:
+            per_term[name] = found
+    terms: list[Term] = []
+    for name, found in per_term.items():
+        if name == "balance":
+            ratios = [sm.ratio_var for sm in jm.parts if sm.ratio_var is not None]
+            worst = "worst hottest-Pod ratio over the Services"
+            terms.append(Term("balance", jm.ratio_max, maximize=False, note=worst))
+            terms.append(Term("balance", sum(ratios), maximize=False, note="sum of hottest-Pod ratios"))
+        else:
+            terms.append(Term(name, sum(t.expr for t in found), maximize=found[0].maximize))
+    if weights:
+        return weighted_terms(terms, weights, jm.model)
+    return terms
+
+
+def hint_joint(jm: JointModel, placements: dict[int, IntArray]) -> bool:
+    """Hint every variable from a full placement of the coupled Services (completed by a propagation solve)."""
+    trial = jm.model.clone()
+    for sm in jm.parts:
+        pods = placements.get(sm.svc.index)
+        if pods is None:
+            return False
+        if int(pods[[n for c in sm.classes for n in c.nodes]].sum()) != int(pods.sum()):
+            return False
+        for i, c in enumerate(sm.classes):
+            counts = pods[list(c.nodes)]
+            trial.add(trial.get_int_var_from_proto_index(sm.u[i].index) == int((counts > 0).sum()))
+            trial.add(trial.get_int_var_from_proto_index(sm.y[i].index) == int(counts.sum()))
+    if jm.ratio_max is not None:
+        trial.minimize(trial.get_int_var_from_proto_index(jm.ratio_max.index))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = HINT_DETERMINISTIC_SECONDS
+    if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    jm.model.clear_hints()  # type: ignore[no-untyped-call]
+    for index in range(len(jm.model.proto.variables)):
+        var = jm.model.get_int_var_from_proto_index(index)
+        jm.model.add_hint(var, int(solver.value(trial.get_int_var_from_proto_index(index))))
+    return True
+
+
+def _describe(term: Term, objective: float, bound: float) -> tuple[float, float]:
+    if term.term == "balance" and term.note is not None and "ratio" in term.note:
+        return objective / RATIO_SCALE, bound / RATIO_SCALE
+    return float(objective), float(bound)
+
+
+def solve_joint(
+    services: list[ServiceInstance],
+    inst: Instance,
+    free: IntArray,
+    params: SolverParams,
+    order: list[ObjectiveTerm],
+    *,
+    weights: dict[ObjectiveTerm, float] | None = None,
+    hint: dict[int, IntArray] | None = None,
+) -> JointSolution:
+    jm = build_joint(services, inst, free)
+    binding_nodes = sum(1 for b in jm.binding if b)
+    if hint is not None:
+        hint_joint(jm, hint)
+    terms = joint_terms(jm, order, weights)
+    decision = jm.decision_vars()
+    outcome = solve_stages(jm.model, terms, decision, params, describe=_describe)
+    if outcome.values is None:
+        status: SolveStatus = "infeasible" if any(s.status == "infeasible" for s in outcome.reports) else "timedOut"
+        return JointSolution(status, None, outcome.reports, jm.variables, len(jm.classes), binding_nodes)
+    placements: dict[int, IntArray] = {}
+    offset = 0
+    for sm in jm.parts:
+        count = len(sm.decision_vars())
+        values = {i: outcome.values[offset + i] for i in range(count)}
+        offset += count
+        placements[sm.svc.index] = expand(sm, values, inst.cluster.size)
+    proven = len(outcome.reports) == len(terms) and all(s.status == "optimal" for s in outcome.reports)
+    return JointSolution(
+        "optimal" if proven else "feasible",
+        placements,
+        outcome.reports,
+        jm.variables,
+        len(jm.classes),
+        binding_nodes,
+        outcome.branches,
+        outcome.conflicts,
+    )
