@@ -167,18 +167,29 @@ def joint_terms(jm: JointModel, order: list[ObjectiveTerm], weights: dict[Object
 
 
 def hint_joint(jm: JointModel, placements: dict[int, IntArray]) -> bool:
-    """Hint every variable from a full placement of the coupled Services (completed by a propagation solve)."""
+    """Hint the variables from a placement of the coupled Services (completed by a solve with it fixed).
+
+    With a placement for every Service the hint is a full solution. With some Services missing (a sequential
+    re-solve that could not place them), the placed Services' class counts are hinted alone, which still guides
+    the search. Returns whether a full solution was hinted.
+    """
     trial = jm.model.clone()
+    partial: list[tuple[Any, int]] = []
     for sm in jm.parts:
         pods = placements.get(sm.svc.index)
-        if pods is None:
-            return False
-        if int(pods[[n for c in sm.classes for n in c.nodes]].sum()) != int(pods.sum()):
-            return False
+        if pods is None or int(pods[[n for c in sm.classes for n in c.nodes]].sum()) != int(pods.sum()):
+            continue
         for i, c in enumerate(sm.classes):
             counts = pods[list(c.nodes)]
-            trial.add(trial.get_int_var_from_proto_index(sm.u[i].index) == int((counts > 0).sum()))
-            trial.add(trial.get_int_var_from_proto_index(sm.y[i].index) == int(counts.sum()))
+            partial.append((sm.u[i], int((counts > 0).sum())))
+            partial.append((sm.y[i], int(counts.sum())))
+    if len(partial) < 2 * sum(len(sm.classes) for sm in jm.parts):
+        jm.model.clear_hints()  # type: ignore[no-untyped-call]
+        for var, value in partial:
+            jm.model.add_hint(var, value)
+        return False
+    for var, value in partial:
+        trial.add(trial.get_int_var_from_proto_index(var.index) == value)
     if jm.ratio_max is not None:
         trial.minimize(trial.get_int_var_from_proto_index(jm.ratio_max.index))
     solver = cp_model.CpSolver()

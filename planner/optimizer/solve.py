@@ -49,8 +49,8 @@ from planner.optimizer.schema import (
 from planner.optimizer.single import ServiceSolution, solve_service
 from planner.optimizer.validation import violations
 
-FIRST_PASS_SHARE = 0.6
-SEQUENTIAL_SHARE = 0.3
+FIRST_PASS_SHARE = 0.4
+SEQUENTIAL_SHARE = 0.25
 """Of what the first pass leaves: the sequential re-solve gets this part, the joint model the rest."""
 MIN_SOLVE_SECONDS = 0.05
 
@@ -208,7 +208,10 @@ def recommend(request: RecommendRequest) -> Recommendation:
         second_pass = _share(params, remaining * SEQUENTIAL_SHARE, len(coupled))
         sequential: dict[int, IntArray] = {}
         left = residual.copy()
-        for si in coupled:
+        # largest Pods first (first-fit decreasing): small Pods fill the gaps large ones leave
+        for si in sorted(
+            coupled, key=lambda i: (-int(inst.services[i].request[0]), -int(inst.services[i].request[1]), i)
+        ):
             svc = inst.services[si]
             sol = solve_service(
                 svc,
@@ -231,7 +234,8 @@ def recommend(request: RecommendRequest) -> Recommendation:
             by_strategy = {si: pods for si in coupled for n, pods, _ in shared[si] if n == name}
             candidates.append((name, by_strategy))
         best_known = min(candidates, key=lambda c: plan_key(inst, coupled, fixed, c[1]))
-        hint = best_known[1] if plan_key(inst, coupled, fixed, best_known[1])[0] == 0 else None
+        # a valid plan warm-starts the joint model completely; otherwise the Services the sequential re-solve placed
+        hint = best_known[1] if plan_key(inst, coupled, fixed, best_known[1])[0] == 0 else sequential
         joint_params = _share(params, remaining * (1 - SEQUENTIAL_SHARE), 1)
         joint = solve_joint(
             [inst.services[si] for si in coupled], inst, residual, joint_params, order, weights=weights, hint=hint
@@ -467,7 +471,7 @@ def _merge_stages(order: Sequence[str], per_service: list[list[StageReport]]) ->
                 seconds=round(sum(r.seconds for r in reports), 4),
                 objective=worst.objective if len(reports) == 1 else None,
                 bound=worst.bound if len(reports) == 1 else None,
-                note=None if len(reports) == 1 else f"worst of {len(reports)} solves (Services and joint stages)",
+                note=worst.note if len(reports) == 1 else f"worst of {len(reports)} solves (Services and joint stages)",
             )
         )
     return merged

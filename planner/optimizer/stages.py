@@ -23,6 +23,7 @@ from planner.optimizer.model import RATIO_SCALE, Term
 from planner.optimizer.schema import ObjectiveTerm, SolverParams, StageReport, StageStatus
 
 WALL_CLOCK_FACTOR = 3.0
+FIRST_STAGE_SHARE = 0.5
 WEIGHT_SCALE = 1000
 """Weights are given per unit of each term (1.0 of hottest-Pod ratio, one replica, one Pod moved, one unit of
 spread) and scaled to integers with three decimals."""
@@ -106,7 +107,10 @@ def solve_stages(
     remaining = len(terms) or 1
     stage_list: list[Term | None] = [*terms] if terms else [None]
     for position, term in enumerate(stage_list):
+        # the first stage must find a solution at all: it may use half of the budget (the rest share what is left)
         share = budget_left / max(remaining - position, 1)
+        if position == 0 and remaining > 1:
+            share = max(share, budget_left * FIRST_STAGE_SHARE)
         solver = cp_model.CpSolver()
         configure(solver, params, share)
         if term is not None:
