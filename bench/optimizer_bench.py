@@ -1,6 +1,13 @@
 """Placement optimizer benchmark: time, status, gap and engine-measured quality against every baseline.
 
 Usage: python bench/optimizer_bench.py [--quick] [--out bench/results/optimizer.md]
+
+Instances: "roomy" clusters (plenty of free capacity everywhere), and "capacity pressure": every node already runs
+other Pods whose random requests leave fragmented free cpu, the Services' Pods request 1 to 2 cpu so they fit
+only on some nodes, and the Services together ask for about 90 % of the free cpu, with replica ranges, HA minimums
+(3 nodes, 2 zones), half of the Services already running somewhere (fewest moves) and optionally an N-1 bound or
+cross-zone balancing off. Time inside CP-SAT (model building and solving) is reported apart from the time to run
+and engine-score the baselines.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ def _node(i: int, zone: str, cpu: int, pods: int = 110) -> dict[str, Any]:
     return {"name": f"n{i}", "zone": zone, "allocatable": {"cpu": str(cpu), "memory": "64Gi", "pods": str(pods)}}
 
 
-def _plan(name: str, replicas: int, cpu_milli: int, cross_zone: bool) -> dict[str, Any]:
+def _plan(
+    name: str, replicas: int, cpu_milli: int, cross_zone: bool, placement: dict[str, int] | None = None
+) -> dict[str, Any]:
     labels = {"app": name}
     return {
         "apiVersion": "trafficplanner.io/v1",
@@ -70,6 +79,7 @@ def _plan(name: str, replicas: int, cpu_milli: int, cross_zone: bool) -> dict[st
                     "loadBalancer": {"model": "nodeEqual", "crossZone": cross_zone},
                 }
             },
+            **({"placement": {"podsPerNode": placement}} if placement else {}),
         },
     }
 
@@ -88,20 +98,43 @@ def build(
 ) -> RecommendRequest:
     rng = random.Random(seed)
     counts = [rng.randint(*replicas) for _ in range(services)]
-    demand_cpu = sum(counts) * 500  # millicores
+    pods: list[dict[str, Any]] = []
     if pressure:
-        # total cpu about 1.15x the demand, in uneven node sizes: capacity binds on many nodes
-        per_node = max(1, round(demand_cpu * 1.15 / nodes / 1000))
-        sizes = [max(1, per_node + rng.choice([-1, 0, 0, 1])) for _ in range(nodes)]
+        sizes = [rng.choice([4, 8, 16]) for _ in range(nodes)]
+        used = [round(size * 1000 * rng.uniform(0.3, 0.9) / 50) * 50 for size in sizes]
+        for i, milli in enumerate(used):
+            pods.append(
+                {
+                    "name": f"other-{i}",
+                    "namespace": "batch",
+                    "node": f"n{i}",
+                    "labels": {"app": "batch"},
+                    "requests": {"cpu": f"{milli}m"},
+                }
+            )
+        requests = [rng.choice([1000, 1500, 2000]) for _ in range(services)]
+        free = sum(size * 1000 - u for size, u in zip(sizes, used, strict=True))
+        demand = sum(c * r for c, r in zip(counts, requests, strict=True))
+        if demand > 0.9 * free:
+            scale = 0.9 * free / demand
+            counts = [max(3, int(c * scale)) for c in counts]
     else:
         sizes = [8 if similar else rng.choice([8, 16, 32]) for _ in range(nodes)]
+        requests = [500] * services
     node_docs = [_node(i, ZONES[i % len(ZONES)], sizes[i]) for i in range(nodes)]
     goals = []
     for s in range(services):
+        placement = None
+        if pressure and s % 2 == 0:
+            # already running, one Pod per node on the first nodes that are eligible by name order
+            start = rng.randrange(nodes)
+            placement = {f"n{(start + k) % nodes}": 1 for k in range(min(counts[s], nodes))}
         goal: dict[str, Any] = {
-            "plan": _plan(f"svc{s}", counts[s], 500, cross_zone),
-            "highAvailability": {"minZones": 2, "minNodes": 2},
+            "plan": _plan(f"svc{s}", counts[s], requests[s], cross_zone, placement),
+            "highAvailability": {"minZones": 2, "minNodes": 3 if nodes > 3 else 2},
         }
+        if pressure:
+            goal["replicaRange"] = {"min": counts[s], "max": counts[s] + max(1, counts[s] // 4)}
         if node_loss:
             goal["highAvailability"]["robustness"] = {"nodeLossMaxRatio": 1.5}
         goals.append(goal)
@@ -110,7 +143,7 @@ def build(
             "apiVersion": "trafficplanner.io/v1",
             "kind": "Cluster",
             "metadata": {"name": "bench"},
-            "spec": {"nodes": node_docs},
+            "spec": {"nodes": node_docs, "pods": pods},
         },
         "services": goals,
         "solver": {"timeLimitSeconds": time_limit, "numWorkers": 1, "randomSeed": 1},
@@ -120,86 +153,88 @@ def build(
 
 
 def summarize(result: Recommendation) -> dict[str, Any]:
-    plan_ratios = [s.quality.hottest_pod_ratio for s in result.services if s.replicas]
+    placed = [s for s in result.services if s.replicas]
+    plan_ratios = [s.quality.hottest_pod_ratio for s in placed]
     base: dict[str, list[float]] = {}
     unplaced: dict[str, int] = {}
+    valid: dict[str, bool] = {}
     for s in result.services:
         for b in s.baselines:
             base.setdefault(b.name, []).append(b.quality.hottest_pod_ratio)
             unplaced[b.name] = unplaced.get(b.name, 0) + b.unplaced
+            valid[b.name] = valid.get(b.name, True) and b.meets_constraints
     balance = next((st for st in result.stages if st.term == "balance"), None)
-    n1 = [s.quality.node_loss_worst_ratio or 0.0 for s in result.services if s.replicas]
+    gaps = [s.balance_gap for s in placed if s.balance_gap is not None]
+    n1 = [s.quality.node_loss_worst_ratio or 0.0 for s in placed]
+    plan_worst = max(plan_ratios, default=0.0)
+    valid_worst = [max(v) for k, v in base.items() if valid[k] and k != "daemonSet"]
     return {
         "status": result.status,
         "balance_gap": None if balance is None else balance.gap,
-        "plan_worst": max(plan_ratios, default=0.0),
+        "service_gap": max(gaps, default=0.0),
+        "plan_worst": plan_worst,
         "plan_mean": statistics.fmean(plan_ratios) if plan_ratios else 0.0,
+        "plan_unplaced": sum(1 for s in result.services if not s.replicas),
         "plan_n1_worst": max(n1, default=0.0),
         "baseline_worst": {k: max(v) for k, v in base.items()},
         "baseline_unplaced": unplaced,
+        "baseline_valid": valid,
+        "never_worse": all(plan_worst <= w + 1e-9 for w in valid_worst),
         "fallbacks": sum(1 for s in result.services if s.source == "baseline"),
         "decomposition": result.statistics.decomposition,
+        "joint": result.statistics.joint_choice,
+        "joint_status": result.statistics.joint_status,
+        "joint_services": result.statistics.joint_services,
+        "binding": result.statistics.joint_binding_nodes,
         "classes": result.statistics.node_classes,
+        "solver_seconds": result.statistics.solver_seconds,
+        "baseline_seconds": result.statistics.baseline_seconds,
     }
 
 
+def _case(label: str, nodes: int, services: int, replicas: tuple[int, int], runs: int, **kw: Any) -> tuple:
+    return (label, {"nodes": nodes, "services": services, "replicas": replicas, **kw}, runs)
+
+
 CASES: list[tuple[str, dict[str, Any], int]] = [
-    (
-        "3 nodes, 1 Service (10 replicas)",
-        {"nodes": 3, "services": 1, "replicas": (10, 10), "pressure": False, "node_loss": False},
+    _case("3 nodes, 1 Service (10 replicas)", 3, 1, (10, 10), 20, pressure=False, node_loss=False),
+    _case("3 nodes, 1 Service, capacity pressure", 3, 1, (4, 10), 20, pressure=True, node_loss=False),
+    _case("3 nodes, 1 Service, N-1 bound 1.5", 3, 1, (10, 10), 20, pressure=False, node_loss=True),
+    _case("100 x 20, roomy", 100, 20, (5, 40), 5, pressure=False, node_loss=False),
+    _case("100 x 20, capacity pressure", 100, 20, (5, 40), 5, pressure=True, node_loss=False),
+    _case("100 x 20, capacity pressure, N-1 1.5", 100, 20, (5, 40), 5, pressure=True, node_loss=True),
+    _case(
+        "100 x 20, capacity pressure, cross-zone off",
+        100,
         20,
-    ),
-    (
-        "100 nodes x 20 Services, roomy",
-        {"nodes": 100, "services": 20, "replicas": (5, 40), "pressure": False, "node_loss": False},
+        (5, 40),
         5,
+        pressure=True,
+        node_loss=False,
+        cross_zone=False,
     ),
-    (
-        "100 nodes x 20 Services, capacity pressure",
-        {"nodes": 100, "services": 20, "replicas": (5, 40), "pressure": True, "node_loss": False},
-        5,
-    ),
-    (
-        "100 nodes x 20 Services, cross-zone off",
-        {"nodes": 100, "services": 20, "replicas": (5, 40), "pressure": False, "node_loss": False, "cross_zone": False},
-        5,
-    ),
-    (
-        "100 nodes x 20 Services, N-1 bound 1.5",
-        {"nodes": 100, "services": 20, "replicas": (5, 40), "pressure": False, "node_loss": True},
-        5,
-    ),
-    (
-        "1,000 nodes x 50 Services, roomy",
-        {"nodes": 1000, "services": 50, "replicas": (5, 60), "pressure": False, "node_loss": False},
+    _case("100 x 20, N-1 bound 1.5", 100, 20, (5, 40), 5, pressure=False, node_loss=True),
+    _case("1,000 x 50, roomy", 1000, 50, (5, 60), 1, pressure=False, node_loss=False),
+    _case("1,000 x 50, capacity pressure", 1000, 50, (5, 60), 1, pressure=True, node_loss=False),
+    _case("1,000 x 50, capacity pressure, N-1 1.5", 1000, 50, (5, 60), 1, pressure=True, node_loss=True),
+    _case("5,000 similar x 1 (300 replicas)", 5000, 1, (300, 300), 3, pressure=False, node_loss=False, similar=True),
+    _case("5,000 x 1 (300 replicas), capacity pressure", 5000, 1, (300, 300), 1, pressure=True, node_loss=False),
+    _case(
+        "5,000 similar x 1 (300 replicas), N-1 1.5",
+        5000,
         1,
-    ),
-    (
-        "1,000 nodes x 50 Services, capacity pressure",
-        {"nodes": 1000, "services": 50, "replicas": (5, 60), "pressure": True, "node_loss": False},
+        (300, 300),
         1,
-    ),
-    (
-        "1,000 nodes x 50 Services, N-1 bound 1.5",
-        {"nodes": 1000, "services": 50, "replicas": (5, 60), "pressure": False, "node_loss": True},
-        1,
-    ),
-    (
-        "5,000 similar nodes x 1 Service (300 replicas)",
-        {"nodes": 5000, "services": 1, "replicas": (300, 300), "pressure": False, "node_loss": False, "similar": True},
-        3,
-    ),
-    (
-        "5,000 nodes x 1 Service (300 replicas), capacity pressure",
-        {"nodes": 5000, "services": 1, "replicas": (300, 300), "pressure": True, "node_loss": False},
-        1,
-    ),
-    (
-        "5,000 similar nodes x 1 Service (300 replicas), N-1 bound 1.5",
-        {"nodes": 5000, "services": 1, "replicas": (300, 300), "pressure": False, "node_loss": True, "similar": True},
-        1,
+        pressure=False,
+        node_loss=True,
+        similar=True,
     ),
 ]
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -211,41 +246,63 @@ def main() -> None:
     for label, kw, runs in CASES:
         if args.quick and kw["nodes"] > 100:
             continue
-        times = []
-        summary: dict[str, Any] = {}
+        walls: list[float] = []
+        solver: list[float] = []
+        baseline: list[float] = []
+        summaries: list[dict[str, Any]] = []
         for run in range(1 if args.quick else runs):
             req = build(**kw, seed=1 + run)
             started = time.perf_counter()
             result = recommend(req)
-            times.append(time.perf_counter() - started)
+            walls.append(time.perf_counter() - started)
             summary = summarize(result)
-        times.sort()
-        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+            solver.append(summary["solver_seconds"])
+            baseline.append(summary["baseline_seconds"])
+            summaries.append(summary)
+        summary = max(summaries, key=lambda x: x["plan_worst"])  # the worst seed is shown
+        statuses = sorted(
+            {f"{x['status']} ({x['decomposition']}{', ' + x['joint'] if x['joint'] else ''})" for x in summaries}
+        )
         base = summary["baseline_worst"]
         unplaced = summary["baseline_unplaced"]
         baseline_text = ", ".join(
-            f"{k} {v:.3f}" + (f" ({unplaced[k]} unplaced)" if unplaced.get(k) else "") for k, v in base.items()
+            f"{k} {v:.3f}"
+            + (f" ({unplaced[k]} unplaced)" if unplaced.get(k) else "")
+            + ("" if summary["baseline_valid"][k] else " invalid")
+            + (f" x{v / summary['plan_worst']:.2f}" if summary["plan_worst"] else "")
+            for k, v in base.items()
         )
         gap = summary["balance_gap"]
         rows.append(
-            f"| {label} | {len(times)} | {statistics.median(times) * 1000:.0f} | {p95 * 1000:.0f} | "
-            f"{summary['status']} ({summary['decomposition']}) | {'-' if gap is None else f'{gap:.4f}'} | "
+            f"| {label} | {len(walls)} | {statistics.median(walls) * 1000:.0f} / {_p95(walls) * 1000:.0f} | "
+            f"{statistics.median(solver) * 1000:.0f} / {_p95(solver) * 1000:.0f} | "
+            f"{statistics.median(baseline) * 1000:.0f} | {'; '.join(statuses)} | "
+            f"{'-' if gap is None else f'{gap:.4f}'} / {summary['service_gap']:.4f} | "
             f"{summary['plan_worst']:.3f} / {summary['plan_mean']:.3f} | {summary['plan_n1_worst']:.3f} | "
-            f"{baseline_text} | {summary['fallbacks']} | {summary['classes']} |"
+            f"{baseline_text} | {'yes' if all(x['never_worse'] for x in summaries) else 'NO'} | "
+            f"{summary['joint_services']} / {summary['binding']} | {summary['classes']} |"
         )
         print(rows[-1], flush=True)
     header = [
         "# Placement optimizer benchmark",
         "",
-        "Command: `python bench/optimizer_bench.py --out bench/results/optimizer.md` (1 CP-SAT worker, deterministic,",
-        "10 s budget per request, 2-core machine). Quality is engine-measured (planner.engine.placement_score):",
-        "hottest-Pod ratio (1.0 = even) of the plan, worst and mean over the Services, and each baseline's worst.",
-        "Baselines: defaultScheduler (least-allocated + default soft spread), spreadMaxSkew1, mostAllocated,",
-        "daemonSet (one Pod per eligible node, ignores the replica count). Unplaced: Pods the baseline left Pending.",
+        "Command: `python bench/optimizer_bench.py --out bench/results/optimizer.md` (1 CP-SAT worker, deterministic",
+        "time limit of 10 s per request, wall-clock safety net 30 s). Quality is engine-measured",
+        "(planner.engine.placement_score): hottest-Pod ratio (1.0 = even). Baselines run Service after Service with",
+        "shared capacity, as the scheduler would: defaultScheduler (least-allocated + default soft spread),",
+        "spreadMaxSkew1, mostAllocated, daemonSet (one Pod per eligible node, ignores the replica count);",
+        "`(k unplaced)` counts Pods left Pending over all Services, `invalid` marks a baseline that breaks a rule",
+        "(Pending Pods, replica range, HA minimums, N-1 bound) for some Service, and `xR` is its worst ratio over the",
+        "plan's worst. Rows with several runs use seeds 1..runs; the quality columns show the seed with the worst",
+        "plan. Times: total wall, then time inside CP-SAT (first pass, sequential re-solve, joint model), then",
+        "baseline scoring, each as median / p95 in ms. Balance gap: the merged balance stage's solver gap / the",
+        "largest per-Service gap against that Service's own uncoupled optimum. Never worse: the plan's worst ratio",
+        "is at most every baseline's that placed all Pods within every rule. Joint: coupled Services / nodes where",
+        "capacity binds (modelled one by one).",
         "",
-        "| case | runs | median ms | p95 ms | status | balance gap | plan worst / mean | plan N-1 worst | "
-        "baseline worst ratio | fallbacks | classes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | runs | wall ms | CP-SAT ms | baselines ms | status | balance gap (solver / per Service) | "
+        "plan worst / mean | plan N-1 worst | baseline worst ratio | never worse | joint | classes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     text = "\n".join(header + rows) + "\n"
     if args.out:
