@@ -166,7 +166,7 @@ def joint_terms(jm: JointModel, order: list[ObjectiveTerm], weights: dict[Object
     return terms
 
 
-def hint_joint(jm: JointModel, placements: dict[int, IntArray]) -> bool:
+def hint_joint(jm: JointModel, placements: dict[int, IntArray], budget: float = HINT_DETERMINISTIC_SECONDS) -> bool:
     """Hint the variables from a placement of the coupled Services (completed by a solve with it fixed).
 
     With a placement for every Service the hint is a full solution. With some Services missing (a sequential
@@ -194,7 +194,7 @@ def hint_joint(jm: JointModel, placements: dict[int, IntArray]) -> bool:
         trial.minimize(trial.get_int_var_from_proto_index(jm.ratio_max.index))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
-    solver.parameters.max_deterministic_time = HINT_DETERMINISTIC_SECONDS
+    solver.parameters.max_deterministic_time = budget
     if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     jm.model.clear_hints()  # type: ignore[no-untyped-call]
@@ -223,7 +223,7 @@ def solve_joint(
     jm = build_joint(services, inst, free)
     binding_nodes = sum(1 for b in jm.binding if b)
     if hint is not None:
-        hint_joint(jm, hint)
+        hint_joint(jm, hint, min(HINT_DETERMINISTIC_SECONDS, params.time_limit_seconds / 4))
     terms = joint_terms(jm, order, weights)
     decision = jm.decision_vars()
     outcome = solve_stages(jm.model, terms, decision, params, describe=_describe)

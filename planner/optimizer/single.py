@@ -33,6 +33,8 @@ class ServiceSolution:
     branches: int = 0
     conflicts: int = 0
     notes: list[str] = field(default_factory=list)
+    spent: float = 0.0
+    """Solver budget used (deterministic units or seconds, as the limit is counted)."""
 
 
 def _class_base(sm: ServiceModel, values: dict[int, int], c: NodeClass) -> int:
@@ -130,7 +132,9 @@ def solve_service(
     stages = outcome.reports + skipped
     if outcome.values is None:
         status: SolveStatus = "infeasible" if any(s.status == "infeasible" for s in stages) else "timedOut"
-        return ServiceSolution(status, None, stages, None, classes, sm, None, outcome.branches, outcome.conflicts)
+        return ServiceSolution(
+            status, None, stages, None, classes, sm, None, outcome.branches, outcome.conflicts, spent=outcome.spent
+        )
     pods = expand(sm, outcome.values, cluster.size, preference)
     solved = list(outcome.reports)
     status = (
@@ -148,4 +152,5 @@ def solve_service(
         outcome.branches,
         outcome.conflicts,
         list(sm.not_evaluated),
+        outcome.spent,
     )

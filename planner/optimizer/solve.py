@@ -47,6 +47,7 @@ from planner.optimizer.schema import (
     StageStatus,
 )
 from planner.optimizer.single import ServiceSolution, solve_service
+from planner.optimizer.stages import WALL_CLOCK_FACTOR
 from planner.optimizer.validation import violations
 
 FIRST_PASS_SHARE = 0.4
@@ -58,6 +59,12 @@ MIN_SOLVE_SECONDS = 0.05
 def _share(params: SolverParams, budget: float, parts: int) -> SolverParams:
     """Solver parameters with an equal part of ``budget`` (deterministic units or seconds) per solve."""
     return msgspec.structs.replace(params, time_limit_seconds=max(budget / max(parts, 1), MIN_SOLVE_SECONDS))
+
+
+def _until(params: SolverParams, deadline: float) -> SolverParams:
+    """Solver parameters whose wall-clock safety net ends at ``deadline`` (perf_counter seconds)."""
+    left = max(deadline - time.perf_counter(), MIN_SOLVE_SECONDS)
+    return msgspec.structs.replace(params, wall_clock_limit_seconds=min(left, 3600.0))
 
 
 _STATUS_RANK: dict[str, int] = {"optimal": 0, "skipped": 0, "feasible": 1, "timedOut": 2, "infeasible": 3}
@@ -170,6 +177,8 @@ def recommend(request: RecommendRequest) -> Recommendation:
     placements: dict[int, IntArray] = {}
     bounds: dict[int, float] = {}
     residual = inst.free.copy()
+    # the wall-clock safety net bounds the whole request, not each solve
+    deadline = started + (params.wall_clock_limit_seconds or params.time_limit_seconds * WALL_CLOCK_FACTOR)
     first_pass = _share(params, params.time_limit_seconds * FIRST_PASS_SHARE, len(inst.services))
     for svc in inst.services:
         preference = pods_that_fit(residual, svc.request)
@@ -177,7 +186,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
             svc,
             inst.cluster,
             inst.free,
-            first_pass,
+            _until(first_pass, deadline),
             order,
             hint=baselines[svc.index][1],
             preference=preference,
@@ -191,6 +200,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
             placements[svc.index] = sol.pods
             residual = np.maximum(residual - sol.pods[:, None] * svc.request[None, :], 0)
 
+    spent = sum(sol.spent for sol in solutions.values())
     decomposition = "uncoupled"
     coupled: list[int] = []
     decided: dict[int, str] = {}
@@ -204,7 +214,8 @@ def recommend(request: RecommendRequest) -> Recommendation:
         coupled = [si for si, placed in placements.items() if (placed[over] > 0).any()]
         fixed = {si: p for si, p in placements.items() if si not in coupled}
         residual = np.maximum(inst.free - _demand(inst, fixed), 0)
-        remaining = params.time_limit_seconds * (1 - FIRST_PASS_SHARE)
+        # what the first pass left (it rarely needs its share) goes to the coupled Services
+        remaining = max(params.time_limit_seconds - spent, params.time_limit_seconds * (1 - FIRST_PASS_SHARE))
         second_pass = _share(params, remaining * SEQUENTIAL_SHARE, len(coupled))
         sequential: dict[int, IntArray] = {}
         left = residual.copy()
@@ -217,7 +228,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
                 svc,
                 inst.cluster,
                 np.maximum(left, 0),
-                second_pass,
+                _until(second_pass, deadline),
                 order,
                 hint=placements[si],
                 preference=pods_that_fit(left, svc.request),
@@ -226,6 +237,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
             if sol.status == "optimal":
                 sol.status = "feasible"
             solutions[si] = sol
+            remaining -= sol.spent
             if sol.pods is not None:
                 sequential[si] = sol.pods
                 left = left - sol.pods[:, None] * svc.request[None, :]
@@ -236,7 +248,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
         best_known = min(candidates, key=lambda c: plan_key(inst, coupled, fixed, c[1]))
         # a valid plan warm-starts the joint model completely; otherwise the Services the sequential re-solve placed
         hint = best_known[1] if plan_key(inst, coupled, fixed, best_known[1])[0] == 0 else sequential
-        joint_params = _share(params, remaining * (1 - SEQUENTIAL_SHARE), 1)
+        joint_params = _until(_share(params, max(remaining, MIN_SOLVE_SECONDS), 1), deadline)
         joint = solve_joint(
             [inst.services[si] for si in coupled], inst, residual, joint_params, order, weights=weights, hint=hint
         )

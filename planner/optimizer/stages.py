@@ -89,6 +89,8 @@ class StageOutcome:
     """Value of every decision variable (by index) at the last successful stage; None when nothing was found."""
     branches: int = 0
     conflicts: int = 0
+    spent: float = 0.0
+    """Budget used: deterministic time units when deterministic, else seconds."""
 
 
 def solve_stages(
@@ -104,6 +106,7 @@ def solve_stages(
     values: dict[int, int] | None = None
     budget_left = params.time_limit_seconds
     branches = conflicts = 0
+    spent = 0.0
     remaining = len(terms) or 1
     stage_list: list[Term | None] = [*terms] if terms else [None]
     for position, term in enumerate(stage_list):
@@ -125,6 +128,7 @@ def solve_stages(
         elapsed = time.perf_counter() - started
         used = solver.deterministic_time if params.deterministic else elapsed
         budget_left = max(budget_left - used, 0.0)
+        spent += used
         branches += solver.num_branches
         conflicts += solver.num_conflicts
         status = status_of(code)
@@ -132,7 +136,7 @@ def solve_stages(
             if term is not None:
                 reports.append(StageReport(term=term.term, status=status, seconds=round(elapsed, 4)))
             if values is None:
-                return StageOutcome(reports, None, branches, conflicts)
+                return StageOutcome(reports, None, branches, conflicts, spent)
             break
         values = {i: int(solver.value(v)) for i, v in enumerate(decision_vars)}
         if term is None:
@@ -167,7 +171,7 @@ def solve_stages(
         model.clear_hints()  # type: ignore[no-untyped-call]
         for i, v in enumerate(decision_vars):
             model.add_hint(v, values[i])
-    return StageOutcome(reports, values, branches, conflicts)
+    return StageOutcome(reports, values, branches, conflicts, spent)
 
 
 def _decode_weighted(  # noqa: PLR0917

@@ -182,7 +182,7 @@ def test_timed_out_joint_solve_repeats_exactly_and_never_loses_to_a_baseline():
     # optimal), repeats exactly, and the engine-scored pick is never worse than a shared-capacity baseline that
     # placed every Pod within the rules. The default scheduler, Service after Service, leaves Pods Pending here.
     bench = _bench()
-    req = bench.build(40, 8, (4, 12), pressure=True, node_loss=False, seed=1, time_limit=0.3)
+    req = bench.build(40, 8, (4, 12), pressure=True, node_loss=False, seed=1, time_limit=0.15)
     # only the deterministic limit may stop the search (a loaded CI machine must not change the answer)
     req = msgspec.structs.replace(req, solver=msgspec.structs.replace(req.solver, wall_clock_limit_seconds=600))
     first, second = recommend(req), recommend(req)
