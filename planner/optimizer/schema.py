@@ -106,7 +106,8 @@ class SolverParams(Schema):
     time_limit_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
     """Budget for all stages of one solve. Deterministic solves count it in CP-SAT's deterministic time units."""
     wall_clock_limit_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] | None = None
-    """Hard wall-clock stop (default 3 x timeLimitSeconds). Hitting it breaks determinism; it is a safety net."""
+    """Hard wall-clock stop for the whole request (default 3 x timeLimitSeconds). Hitting it breaks determinism;
+    it is a safety net."""
     random_seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 0
     deterministic: bool = True
     """Same input and seed give the same plan: 1 worker, or ``interleave_search`` for more, with a deterministic
