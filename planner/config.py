@@ -15,8 +15,6 @@
     ``1`` (default) serves ``/metrics`` without a token; ``0`` requires an ``admin`` token when auth is on.
 ``PLANNER_MAX_SOLVE_SECONDS``
     Largest solver time limit a request may ask for (default 120).
-``PLANNER_MAX_CONCURRENT_SOLVES``
-    Solves one token (or, without auth, one client address) may run at the same time (default 2); more get 429.
 ``PLANNER_QUEUE``
     Where 202 jobs run: ``inprocess`` (default: in the service process) or ``procrastinate`` (PostgreSQL only:
     the service defers them to the task queue and ``planner worker`` processes run them).
@@ -48,7 +46,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     insecure: bool = False
     metrics_public: bool = True
     max_solve_seconds: float = 120.0
-    max_concurrent_solves: int = 2
     queue: QueueMode = "inprocess"
 
 
@@ -82,7 +79,6 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         insecure=_flag(source, "PLANNER_INSECURE", default=False),
         metrics_public=_flag(source, "PLANNER_METRICS_PUBLIC", default=True),
         max_solve_seconds=float(source.get("PLANNER_MAX_SOLVE_SECONDS", "120")),
-        max_concurrent_solves=int(source.get("PLANNER_MAX_CONCURRENT_SOLVES", "2")),
         queue=_choice(source, "PLANNER_QUEUE", ("inprocess", "procrastinate")),  # type: ignore[arg-type]
     )
 

@@ -38,7 +38,6 @@ SOLVE_DURATION = Histogram(
 )
 SOLVER_STATUS = Counter("planner_solver_status", "Placement solves by final solver status", ("status",))
 QUEUE_DEPTH = Gauge("planner_job_queue_depth", "Jobs waiting or running, by queue and state", ("queue", "state"))
-SOLVES_REJECTED = Counter("planner_solves_rejected", "Solve requests refused with 429 (too many at once)")
 
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:

@@ -1,5 +1,5 @@
-"""What makes the API a service a platform team can run, wired into the app factory: authentication, solve
-limits, metrics, request IDs with JSON access logs."""
+"""What makes the API a service a platform team can run, wired into the app factory: authentication, metrics,
+request IDs with JSON access logs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from litestar import Litestar
 
 from planner.api import logging as access_logging
 from planner.api.auth import auth_middleware, document_security
-from planner.api.limits import solve_limiter
 from planner.api.metrics import metrics
 from planner.config import Settings
 
@@ -19,7 +18,7 @@ def operations_routes() -> list[Any]:
 
 
 def operations_middleware(settings: Settings) -> list[Any]:
-    return [auth_middleware(settings), solve_limiter(settings)]
+    return [auth_middleware(settings)]
 
 
 def with_operations(app: Litestar, settings: Settings) -> Litestar:

@@ -10,6 +10,7 @@ from planner.api.body import convert
 from planner.api.evaluation_service import StoredInputs, plan_inputs
 from planner.api.problems import ApiProblem, FieldProblem
 from planner.api.recommend_schemas import RecommendOptions, RecommendOptionsSpec, ServiceOptions
+from planner.config import get_settings
 from planner.db.documents import get_document
 from planner.db.engine import Database
 from planner.db.errors import DocumentNotFound
@@ -93,6 +94,11 @@ def build_request(
     if options.solver.num_workers > settings.max_workers:
         raise _invalid(
             "spec.solver.numWorkers", f"at most {settings.max_workers} on this server", options.solver.num_workers
+        )
+    cap = get_settings().max_solve_seconds  # PLANNER_MAX_SOLVE_SECONDS
+    if options.solver.time_limit_seconds > cap:
+        raise _invalid(
+            "spec.solver.timeLimitSeconds", f"at most {cap:g} seconds on this server", options.solver.time_limit_seconds
         )
     goals = [_goal(plan, own.get(plan.metadata.name), options.defaults) for plan in plans]
     return RecommendRequest(

@@ -1,4 +1,4 @@
-"""Request IDs, one JSON access line per request, Prometheus metrics, solve limits, the token CLI and the
+"""Request IDs, one JSON access line per request, Prometheus metrics, limits, the token CLI and the
 loopback rule of ``planner serve``."""
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from planner.api.app import create_app
-from planner.api.limits import SolveSlots, check_time_limit
 from planner.api.logging import ACCESS_LOGGER, JsonFormatter
 from planner.api.metrics import record_solve, timed_evaluation
-from planner.api.problems import ApiProblem
 from planner.auth.exposure import exposure_error, is_loopback
 from planner.cli.main import main as planner_cli
 from planner.config import Settings, settings_from_env
@@ -109,25 +107,6 @@ async def test_metrics_can_require_an_admin_token(database_url, issue):
         assert (await closed.get("/metrics", headers=await issue("admin", "*"))).status_code == 200
 
 
-def test_solve_slots_per_caller():
-    slots = SolveSlots(2)
-    assert slots.acquire("token:a")
-    assert slots.acquire("token:a")
-    assert not slots.acquire("token:a")  # the third concurrent solve of the same caller
-    assert slots.acquire("token:b")  # another caller is not affected
-    slots.release("token:a")
-    assert slots.acquire("token:a")
-
-
-def test_solve_time_cap():
-    settings = Settings(database_url="sqlite://", max_solve_seconds=30)
-    assert check_time_limit(30, settings) == 30
-    with pytest.raises(ApiProblem) as refused:
-        check_time_limit(31, settings, "solver.timeLimitSeconds")
-    assert refused.value.status == 422
-    assert refused.value.errors[0].field == "solver.timeLimitSeconds"
-
-
 def test_settings_from_environment():
     settings = settings_from_env(
         {"PLANNER_AUTH": "required", "PLANNER_METRICS_PUBLIC": "0", "PLANNER_QUEUE": "procrastinate"}
@@ -195,3 +174,14 @@ async def test_the_kubernetes_envelope_and_the_body_limit(client):
     # the client fixture's body limit is 1 MiB
     too_big = await client.put(url, content=b" " * (1024 * 1024 + 1), headers={"Content-Type": "application/json"})
     assert too_big.status_code == 413
+
+
+async def test_a_solve_may_not_ask_for_more_than_the_time_cap(client):
+    from tests.api.test_jobs_api import body
+
+    # PLANNER_MAX_SOLVE_SECONDS defaults to 120; the document schema alone would allow 600
+    refused = await client.post(
+        "/v1/recommend", content=body(time_limit=300), headers={"Content-Type": "application/json"}
+    )
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["spec.solver.timeLimitSeconds"]
