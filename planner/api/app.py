@@ -13,9 +13,12 @@ from planner.api.documents import KINDS, document_router
 from planner.api.evaluations import evaluation_routes
 from planner.api.health import health, ready
 from planner.api.importing import import_cluster
+from planner.api.jobs import job_routes
 from planner.api.openapi import openapi_config, swagger_assets_router
 from planner.api.operations import operations_middleware, operations_routes, with_operations
 from planner.api.problems import EXCEPTION_HANDLERS
+from planner.api.recommendations import recommendation_routes
+from planner.api.solving import solve_lifespan
 from planner.config import Settings, get_settings
 from planner.db.engine import Database
 
@@ -40,6 +43,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             import_cluster,
             *(document_router(spec) for spec in KINDS),
             *evaluation_routes(),
+            *recommendation_routes(),
+            *job_routes(),
             swagger_assets_router(),
             *operations_routes(),
         ],
@@ -47,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"db": Provide(provide_db, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
-        lifespan=[database_lifespan],
+        lifespan=[database_lifespan, solve_lifespan],
         request_max_body_size=config.max_body_bytes,
         debug=False,
     )

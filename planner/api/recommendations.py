@@ -54,6 +54,7 @@ from planner.api.recommend_service import (
     runs_as_job,
     stored_recommend_inputs,
 )
+from planner.api.reports import recommendation_report
 from planner.api.schemas import ListMetadata
 from planner.api.solving import runner_of, too_many_requests
 from planner.db.errors import ResultNotFound
@@ -321,4 +322,4 @@ async def read_recommendation(
 
 
 def recommendation_routes() -> list[Any]:
-    return [recommend_inline, recommend_stored, list_recommendations, read_recommendation]
+    return [recommend_inline, recommend_stored, list_recommendations, read_recommendation, recommendation_report]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import msgspec
 import numpy as np
@@ -83,5 +84,6 @@ async def run_recommend_job(db: Database, job: Job) -> dict[str, Any]:
         recommendation = await solve_in_thread(spec.request)
     except DomainError as exc:
         raise JobInputError(str(exc)) from exc
-    uid = await keep_recommendation(db, spec, recommendation)
+    with anyio.CancelScope(shield=True):  # the solve is done: keep its result even if the process is stopping
+        uid = await keep_recommendation(db, spec, recommendation)
     return {"recommendation": msgspec.to_builtins(recommendation, enc_hook=plain), "resultUid": uid}

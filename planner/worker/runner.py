@@ -130,7 +130,9 @@ class InProcessRunner:
     async def _serve(self) -> None:
         while True:
             try:
-                await self.run_pending()
+                # a database call cancelled half-way can leave its connection stuck at shutdown: finish it first
+                with anyio.CancelScope(shield=True):
+                    await self.run_pending()
             except Exception:
                 log.exception("could not start queued jobs; retrying")
             with anyio.move_on_after(self.settings.poll_seconds):
@@ -141,22 +143,33 @@ class InProcessRunner:
         while True:
             await anyio.sleep(self.settings.heartbeat_seconds)
             try:
-                if not await heartbeat(self.db, uid):
+                with anyio.CancelScope(shield=True):
+                    alive = await heartbeat(self.db, uid)
+                if not alive:
                     return
             except Exception:
                 log.exception("heartbeat of job %s failed", uid)
 
     async def _run(self, job: Job, borrower: object) -> None:
+        held = True
+
+        def free() -> None:
+            # the slot is free before the outcome is recorded: whoever sees the job finished can solve again
+            nonlocal held
+            if held:
+                held = False
+                self.limiter.release_on_behalf_of(borrower)
+                self._wake.set()
+
         try:
             async with anyio.create_task_group() as beats:
                 beats.start_soon(self._beat, job.uid)
-                await self._execute(job)
+                await self._execute(job, free)
                 beats.cancel_scope.cancel()
         finally:
-            self.limiter.release_on_behalf_of(borrower)
-            self._wake.set()
+            free()
 
-    async def _execute(self, job: Job) -> None:
+    async def _execute(self, job: Job, free: Callable[[], None]) -> None:
         handler = self.handlers.get(job.kind)
         try:
             if handler is None:
@@ -168,17 +181,21 @@ class InProcessRunner:
                 await release(self.db, job.uid)
             raise
         except JobInputError as exc:
+            free()
             await self._finish(fail_job(self.db, job.uid, {"message": str(exc)}, retry=False))
         except Exception as exc:
             log.exception("job %s failed", job.uid)
+            free()
             await self._finish(fail_job(self.db, job.uid, {"message": f"{type(exc).__name__}: {exc}"}))
         else:
+            free()
             await self._finish(complete_job(self.db, job.uid, result))
 
     @staticmethod
     async def _finish(outcome: Awaitable[Job]) -> None:
         try:
-            await outcome
+            with anyio.CancelScope(shield=True):
+                await outcome
         except StorageError as exc:
             # the lease expired and another worker took the job over; its outcome wins
             log.warning("job outcome not recorded: %s", exc)

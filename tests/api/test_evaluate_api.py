@@ -9,6 +9,7 @@ local Pod receive traffic, and each node's share is split equally among its own 
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 import pytest
 
@@ -410,3 +411,34 @@ async def test_unknown_plan_revision_evaluation_and_token(client):
     bad = await client.get(f"/v1/namespaces/{NS}/serviceplans/web/evaluations", params={"continue": "%%%"})
     assert bad.status_code == 400
     assert bad.json()["errors"][0]["field"] == "continue"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.urls += [value for name, value in attrs if name in ("src", "href") and value]
+
+
+async def test_report_html_is_self_contained(client):
+    await put(client, "clusters", "prod", cluster_doc())
+    await put(client, "serviceplans", "web", plan_doc(max_ratio=1.2))
+    record = (await client.post(f"/v1/namespaces/{NS}/serviceplans/web/evaluations")).json()
+    response = await client.get(f"/v1/evaluations/{record['metadata']['uid']}/report.html")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    links = _Links()
+    links.feed(page)
+    # nothing is loaded from elsewhere: no http(s) src/href, no scripts
+    assert not [u for u in links.urls if u.startswith(("http://", "https://", "//"))], links.urls
+    assert "script" not in links.tags
+    assert "payments/web" in page
+    assert "1.50" in page  # the hottest-Pod ratio (2+1 Pods under Local, see above)
+    assert "ServicePlan/web revision 1" in page
+    missing = await client.get("/v1/evaluations/nope/report.html")
+    assert missing.status_code == 404

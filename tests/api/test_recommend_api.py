@@ -214,3 +214,28 @@ async def test_stored_recommendation_errors(client):
     assert response.json()["errors"][0]["field"] == "bogus"
     missing = await client.get(f"/v1/namespaces/{NS}/serviceplans/web/recommendations/0000")
     assert missing.status_code == 404
+
+
+async def test_recommendation_report_shows_current_and_recommended(client):
+    await put(client, "clusters", "prod", cluster_doc())
+    plan = plan_doc(replicas=10)
+    plan["spec"]["placement"] = {"podsPerNode": {"n0": 4, "n1": 3, "n2": 3}}
+    await put(client, "serviceplans", "web", plan)
+    body = json.dumps({"solver": {"timeLimitSeconds": 1, "randomSeed": 1}})
+    record = (
+        await client.post(f"/v1/namespaces/{NS}/serviceplans/web/recommendations", content=body, headers=JSON)
+    ).json()
+    uid = record["metadata"]["uid"]
+    response = await client.get(f"/v1/namespaces/{NS}/serviceplans/web/recommendations/{uid}/report.html")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in page
+    assert "<script" not in page
+    # current 4/3/3: the lone Pods get 1/(3*3) = 1/9, mean 1/10 -> 10/9 = 1.11; recommended 5/5 -> 1.00
+    assert "1.11" in page
+    assert "1.00" in page
+    assert "Recommendation: optimal" in page
+    wrong = await client.get(f"/v1/namespaces/{NS}/serviceplans/api/recommendations/{uid}/report.html")
+    assert wrong.status_code == 404
