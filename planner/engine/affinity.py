@@ -58,6 +58,9 @@ _GAMMA_SHAPE_LIMIT = 1e4
 _MAX_ATOMS = 400_000
 """Upper bound on key x node atoms built for a non-sticky entry (heaviest keys kept, the rest joins the totals)."""
 
+_DENSE_ROW_LIMIT = 1_000_000
+"""Largest rows x nodes table built densely to look up a node's own probability (else sort and search)."""
+
 KeySource = Literal["clients", "nat", "proxy"]
 
 
@@ -188,6 +191,50 @@ def _proxy_keys(addresses: int) -> _Keys:
     return _Keys(np.full(shown, each), hidden, each * hidden, each**2 * hidden, each**3 * hidden, addresses, "proxy")
 
 
+class _StickyTotals(msgspec.Struct, frozen=True):
+    """What the keys contribute under a client-sticky entry (one decision per key), independent of the routing."""
+
+    fresh: float
+    light_mass: float
+    light_sq: float
+    light_cube: float
+    atom_pin: FloatArray
+    pinned: float
+    live_keys: float
+
+
+def _source_keys(clients: ClientPopulation, *, lb_proxying: bool, lb_addresses: int) -> _Keys:
+    if lb_proxying:
+        return _proxy_keys(max(lb_addresses, 1))
+    keys = _client_weights(clients, EXPLICIT_KEY_CAP)
+    if clients.nat_addresses is not None:
+        keys = _collapse(keys, clients.nat_addresses, "nat")
+    return keys
+
+
+def _sticky_totals(keys: _Keys, rate: float, light_limit: float) -> _StickyTotals:
+    w = keys.explicit
+    rest_mean = keys.rest_mass / keys.rest_count if keys.rest_count else 0.0
+    pin = _pinned(w, w, rate)
+    rest_pin = float(_pinned(np.array([keys.rest_mass]), np.array([rest_mean]), rate)[0])
+    fraction_pinned_rest = rest_pin / keys.rest_mass if keys.rest_mass > 0 else 0.0
+    heavy = pin >= light_limit
+    light = pin[~heavy]
+    return _StickyTotals(
+        fresh=float((w - pin).sum()) + (keys.rest_mass - rest_pin),
+        light_mass=rest_pin + float(light.sum()),
+        light_sq=keys.rest_sumsq * fraction_pinned_rest**2 + float((light**2).sum()),
+        light_cube=keys.rest_sumcube * fraction_pinned_rest**3 + float((light**3).sum()),
+        atom_pin=pin[heavy],
+        pinned=float(pin.sum()) + rest_pin,
+        live_keys=float(_live(w, rate).sum()) + keys.rest_count * float(_live(np.array([rest_mean]), rate)[0]),
+    )
+
+
+AffinityMemo = dict[object, tuple[_Keys, dict[float, _StickyTotals]]]
+"""Per-evaluation memo of :func:`affinity_skew`: client keys and their sticky totals per light-atom limit."""
+
+
 class _Rows(msgspec.Struct, frozen=True):
     """Candidate distributions in CSR form over endpoint nodes; the last group index is the drop sink."""
 
@@ -257,6 +304,13 @@ def _own_node_probability(rows: _Rows, entry_row: IntArray, nodes: int) -> Float
     routed = np.flatnonzero(rows.row_of_node >= 0)
     if routed.shape[0] == 0 or rows.group.shape[0] == 0:
         return stay
+    n_rows = int(rows.ptr.shape[0] - 1)
+    if n_rows * (nodes + 1) <= _DENSE_ROW_LIMIT:
+        # Each (row, node) pair occurs at most once: a dense row x node table is a plain lookup.
+        dense = np.zeros((n_rows, nodes + 1))
+        dense[entry_row, rows.group] = rows.prob
+        stay[routed] = dense[rows.row_of_node[routed], routed]
+        return stay
     key = entry_row * (nodes + 1) + rows.group
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
@@ -265,6 +319,23 @@ def _own_node_probability(rows: _Rows, entry_row: IntArray, nodes: int) -> Float
     hit = sorted_key[pos] == wanted
     stay[routed[hit]] = rows.prob[order[pos[hit]]]
     return stay
+
+
+def _node_sums(values: FloatArray, first: IntArray, pods: IntArray) -> FloatArray:
+    """Per sample, the sum of each node's Pod columns (``np.add.reduceat`` along axis 1, added in the same order).
+
+    Nodes usually hold one or a few Pods, so adding the j-th Pod column of every node that has one is much
+    cheaper than a strided reduceat.
+    """
+    most = int(pods.max(initial=0))
+    if most > 8:
+        out: FloatArray = np.add.reduceat(values, first, axis=1)
+        return out
+    sums: FloatArray = values[:, first]
+    for j in range(1, most):
+        has = np.flatnonzero(pods > j)
+        sums[:, has] += values[:, first[has] + j]
+    return sums
 
 
 def _row_columns(rows: _Rows, row: int, k: IntArray, first: IntArray) -> tuple[IntArray, FloatArray]:
@@ -337,24 +408,26 @@ def _light_load(
     mean_p = np.repeat(mean, pods)
     var_p = np.repeat(var, pods)
     third_p = np.repeat(third, pods)
-    out = np.tile(mean_p, (samples, 1))
     if not var_p.any():
-        return out
+        return np.tile(mean_p, (samples, 1))
     skewed = (third_p > 0) & (var_p > 0)
     shape = np.zeros_like(var_p)
     shape[skewed] = 4.0 * var_p[skewed] ** 3 / third_p[skewed] ** 2
     skewed &= shape < _GAMMA_SHAPE_LIMIT
     plain = ~skewed & (var_p > 0)
-    if plain.any():
+    every = bool(skewed.all())
+    # Every column skewed (the usual case): the draws cover the whole array, no base copy of the mean needed.
+    out = np.empty((samples, mean_p.shape[0])) if every else np.tile(mean_p, (samples, 1))
+    if not every and plain.any():
         cols = np.flatnonzero(plain)
         out[:, cols] += np.sqrt(var_p[cols]) * rng.standard_normal((samples, cols.shape[0]))
-    if skewed.any():
+    if every or skewed.any():
         cols = np.flatnonzero(skewed)
         scale = third_p[cols] / (2.0 * var_p[cols])
         shift = mean_p[cols] - shape[cols] * scale
         # standard_gamma draws the same stream as gamma(shape, 1.0), with less overhead.
         draws = rng.standard_gamma(shape[cols], (samples, cols.shape[0]))
-        if cols.shape[0] == out.shape[1]:
+        if every:
             np.multiply(draws, scale, out=out)
             out += shift
         else:
@@ -413,6 +486,7 @@ def affinity_skew(
     samples: int = 200,
     lb_addresses: int = 1,
     multiplicity: IntArray | None = None,
+    memo: AffinityMemo | None = None,
 ) -> AffinitySkew:
     """Simulate ClientIP stickiness for one service port.
 
@@ -430,6 +504,8 @@ def affinity_skew(
             (None: one each). ``entry_share`` is then each one's share, and entries standing for more than one
             node must hold no Pod. Each of them still pins on its own, so the result is the same as with the
             nodes written out one by one.
+        memo: A dict the caller keeps across calls (e.g. one evaluation's routings): the client keys and their
+            routing-independent totals are computed once per population, proxy setting and timeout.
 
     Returns:
         The skew summary (see :class:`AffinitySkew` and the module docstring for the model).
@@ -452,15 +528,16 @@ def affinity_skew(
     routed = rows.row_of_node >= 0
     dropped = float(mass[~routed].sum())
 
-    if lb_proxying:
-        keys = _proxy_keys(max(lb_addresses, 1))
-    else:
-        keys = _client_weights(clients, EXPLICIT_KEY_CAP)
-        if clients.nat_addresses is not None:
-            keys = _collapse(keys, clients.nat_addresses, "nat")
     interval = clients.connection_interval_seconds
     # Expected new connections per timeout window of a key with share 1 (times its share and node share).
     rate = math.inf if interval is None else timeout_seconds * clients.count / interval
+    memo_key = (msgspec.json.encode(clients), lb_proxying, lb_addresses, rate) if memo is not None else None
+    keys_and_totals = memo.get(memo_key) if memo is not None else None
+    if keys_and_totals is None:
+        keys_and_totals = (_source_keys(clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses), {})
+        if memo is not None:
+            memo[memo_key] = keys_and_totals
+    keys, sticky_memo = keys_and_totals
     sticky = lb_client_sticky and not lb_proxying
     rest_mean = keys.rest_mass / keys.rest_count if keys.rest_count else 0.0
     light_limit = LIGHT_FRACTION / max(total_pods, 1)
@@ -481,26 +558,19 @@ def affinity_skew(
         mixture[sink] = dropped
         support = np.flatnonzero(mixture > 0)
         rows = _with_row(rows, support, mixture[support] / mixture[support].sum())
-        w = keys.explicit
-        pin = _pinned(w, w, rate)
-        fresh_mass[base_rows] += float((w - pin).sum())
-        rest_pin = float(_pinned(np.array([keys.rest_mass]), np.array([rest_mean]), rate)[0])
-        light_mass[base_rows] += rest_pin
-        fraction_pinned_rest = rest_pin / keys.rest_mass if keys.rest_mass > 0 else 0.0
-        light_sq[base_rows] += keys.rest_sumsq * fraction_pinned_rest**2
-        light_cube[base_rows] += keys.rest_sumcube * fraction_pinned_rest**3
-        fresh_mass[base_rows] += keys.rest_mass - rest_pin
-        heavy = pin >= light_limit
-        atom_row = np.full(int(heavy.sum()), base_rows, dtype=np.int64)
-        atom_pin = pin[heavy]
-        light_mass[base_rows] += float(pin[~heavy].sum())
-        light_sq[base_rows] += float((pin[~heavy] ** 2).sum())
-        light_cube[base_rows] += float((pin[~heavy] ** 3).sum())
-        pinned_total = float(pin.sum()) + rest_pin
+        totals = sticky_memo.get(light_limit)
+        if totals is None:
+            totals = sticky_memo[light_limit] = _sticky_totals(keys, rate, light_limit)
+        fresh_mass[base_rows] = totals.fresh
+        light_mass[base_rows] = totals.light_mass
+        light_sq[base_rows] = totals.light_sq
+        light_cube[base_rows] = totals.light_cube
+        atom_pin = totals.atom_pin
+        atom_row = np.full(atom_pin.shape[0], base_rows, dtype=np.int64)
+        pinned_total = totals.pinned
         pinned_in = np.where(routed, entry, 0.0) * pinned_total
         pinned_total = float(pinned_in @ mult)
-        live_keys = float(_live(w, rate).sum()) + keys.rest_count * float(_live(np.array([rest_mean]), rate)[0])
-        live = entry * live_keys
+        live = entry * totals.live_keys
     else:
         active = np.flatnonzero(routed & (entry > 0))
         e = entry[active]
@@ -597,8 +667,8 @@ def affinity_skew(
     repin_pod = float(pinned[np.arange(samples), hottest_pod].mean())
 
     hosting = np.flatnonzero(pods > 0)
-    node_total = np.add.reduceat(total, pod_first[hosting], axis=1)
-    node_pinned = np.add.reduceat(pinned, pod_first[hosting], axis=1)
+    node_total = _node_sums(total, pod_first[hosting], pods[hosting])
+    node_pinned = _node_sums(pinned, pod_first[hosting], pods[hosting])
     busiest = np.argmax(node_total, axis=1)
     busiest_node = hosting[busiest]
     stay = _own_node_probability(rows, entry_row, nodes)

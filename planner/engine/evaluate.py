@@ -14,7 +14,7 @@ import numpy as np
 
 from planner.domain.documents import Cluster, Scenario, ServicePlan
 from planner.domain.traffic import LoadBalancer
-from planner.engine.affinity import AffinitySkew, affinity_skew
+from planner.engine.affinity import AffinityMemo, AffinitySkew, affinity_skew
 from planner.engine.classes import node_classes
 from planner.engine.external import detection_seconds, entry_shares, external_flow, leader_index
 from planner.engine.findings import findings_for, verdict_for
@@ -197,6 +197,7 @@ class _Evaluator:
         self._topologies: dict[tuple[object, ...], TopologyOutcome] = {}
         self._down: dict[int, _State] = {}
         self._affinity: dict[tuple[object, ...], AffinitySkew] = {}
+        self._affinity_memo: AffinityMemo = {}
 
     # --- shared pieces ------------------------------------------------------------------------------------------
 
@@ -659,6 +660,7 @@ class _Evaluator:
                 seed=inp.traffic.seed,
                 samples=samples,
                 multiplicity=self.classes.count,
+                memo=self._affinity_memo,
             )
         return self._affinity[cache_key]
 
