@@ -248,30 +248,35 @@ def _rows(routing: CandidateRouting, pods: IntArray) -> _Rows:
     """One row per distinct choice: each Local node, each hinted zone, and the cluster-wide set."""
     nodes = routing.nodes
     mode = routing.mode
+    hosting = pods > 0
     row_of_node = np.full(nodes, -1, dtype=np.int64)
-    local = np.flatnonzero((mode == MODE_LOCAL) & (pods > 0))
+    local = np.flatnonzero((mode == MODE_LOCAL) & hosting)
     row_of_node[local] = np.arange(local.shape[0])
-    groups: list[IntArray] = [local.astype(np.int64)]
+    groups: list[IntArray] = [local]
     probs: list[FloatArray] = [np.ones(local.shape[0])]
-    sizes: list[IntArray] = [np.ones(local.shape[0], dtype=np.int64)]
+    sizes: list[int] = []
     next_row = local.shape[0]
     zoned = np.flatnonzero(mode == MODE_ZONE)
-    choices: list[tuple[IntArray, FloatArray]] = [
-        (zoned[routing.zone[zoned] == z], routing.zone_weights[z]) for z in np.unique(routing.zone[zoned]).tolist()
-    ]
+    choices: list[tuple[IntArray, FloatArray]] = []
+    if zoned.shape[0]:
+        zone_of = routing.zone[zoned]  # zoned nodes have a zone label
+        choices.extend(
+            (zoned[zone_of == z], routing.zone_weights[z]) for z in np.flatnonzero(np.bincount(zone_of)).tolist()
+        )
     everywhere = np.flatnonzero(mode == MODE_ALL)
     if everywhere.shape[0]:
         choices.append((everywhere, routing.all_weights))
     for users, weights in choices:
-        support = np.flatnonzero((weights > 0) & (pods > 0))
+        support = np.flatnonzero((weights > 0) & hosting)
         if support.shape[0] == 0:
             continue
         row_of_node[users] = next_row
         groups.append(support)
-        probs.append(weights[support] / weights[support].sum())
-        sizes.append(np.array([support.shape[0]], dtype=np.int64))
+        chosen = weights[support]
+        probs.append(chosen / chosen.sum())
+        sizes.append(support.shape[0])
         next_row += 1
-    ptr = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]).astype(np.int64)
+    ptr = np.concatenate([np.arange(local.shape[0] + 1), local.shape[0] + np.cumsum(sizes, dtype=np.int64)])
     return _Rows(row_of_node=row_of_node, ptr=ptr, group=np.concatenate(groups), prob=np.concatenate(probs))
 
 
@@ -328,6 +333,8 @@ def _node_sums(values: FloatArray, first: IntArray, pods: IntArray) -> FloatArra
     cheaper than a strided reduceat.
     """
     most = int(pods.max(initial=0))
+    if most == 1 and first.shape[0] == values.shape[1]:
+        return values  # one Pod per node, every column a node of its own
     if most > 8:
         out: FloatArray = np.add.reduceat(values, first, axis=1)
         return out

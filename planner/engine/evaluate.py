@@ -368,10 +368,13 @@ class _Evaluator:
         else:
             ext = self.ext_path(key.external_traffic_policy, key.topology, state)
             internal = self.int_path(key.internal_traffic_policy, key.topology, state)
-            for path in (ext, internal):
-                if path is not None:
-                    flow = flow.plus(path.flow)
-                    offered += path.offered
+            if ext is not None and internal is not None:
+                flow = ext.flow.plus(internal.flow)  # the same as adding both to zeros
+                offered = ext.offered + internal.offered
+            elif ext is not None or internal is not None:
+                only = ext if ext is not None else internal
+                assert only is not None
+                flow, offered = only.flow, only.offered
         groups = pod_groups(flow, state.ready, state.terminating)
         if ext is None and internal is None:
             requests = groups.per_pod * max(self.ext_rpc, self.int_rpc)
@@ -402,15 +405,15 @@ class _Evaluator:
         served = flow.total_served
         offered = computed.offered
         dropped = max(offered - served, 0.0)
-        pods = int(groups.pods.sum())
-        hottest = groups.hottest()
-        hottest_index = int(np.argmax(np.where(groups.pods > 0, groups.per_pod, -1.0))) if pods else 0
+        stats = groups.stats()
+        pods = stats.pods
+        hottest = stats.hottest
         visibility = self.client_ip(key, computed.external.flow if computed.external is not None else flow)
         main = self.main_visibility(visibility)
         rejected = served == 0 and int(self.state.ready.sum() + self.state.terminating.sum()) == 0
         summary = PolicySummary(
-            hottest_pod_ratio=groups.hottest_ratio(),
-            coefficient_of_variation=groups.cv(),
+            hottest_pod_ratio=stats.hottest_ratio,
+            coefficient_of_variation=stats.cv,
             dropped_fraction=dropped / offered if offered > 0 else 0.0,
             rejected=rejected,
             extra_hop_fraction=flow.extra_hop_fraction(),
@@ -421,7 +424,7 @@ class _Evaluator:
             dropped_connections_per_second=dropped,
             mean_pod_connections_per_second=served / pods if pods else 0.0,
             hottest_pod_connections_per_second=hottest,
-            hottest_pod_requests_per_second=float(computed.requests_per_pod[hottest_index]) if pods else 0.0,
+            hottest_pod_requests_per_second=float(computed.requests_per_pod[stats.hottest_index]) if pods else 0.0,
             hottest_pod_share=hottest / offered if offered > 0 else 0.0,
             external=self.cached_path_summary(computed.external, self.external_visibility(visibility)),
             internal=self.cached_path_summary(computed.internal, visibility.in_cluster_cluster_ip),
@@ -442,16 +445,15 @@ class _Evaluator:
     def path_summary(path: _Path | None, visible: float | None) -> PathSummary | None:
         if path is None:
             return None
-        flow, groups, offered = path.flow, path.groups, path.offered
+        flow, offered = path.flow, path.offered
         served = flow.total_served
         dropped = max(offered - served, 0.0)
-        pods = int(groups.pods.sum())
-        present = groups.pods > 0
-        hottest = groups.hottest()
-        coldest = float(groups.per_pod[present].min()) if pods else 0.0
+        stats = path.groups.stats()
+        pods = stats.pods
+        hottest = stats.hottest
         return PathSummary(
-            hottest_pod_ratio=groups.hottest_ratio(),
-            coefficient_of_variation=groups.cv(),
+            hottest_pod_ratio=stats.hottest_ratio,
+            coefficient_of_variation=stats.cv,
             dropped_fraction=dropped / offered if offered > 0 else 0.0,
             extra_hop_fraction=flow.extra_hop_fraction(),
             client_ip_visible_fraction=visible,
@@ -463,7 +465,7 @@ class _Evaluator:
             hottest_pod_requests_per_second=hottest * path.requests_per_connection,
             hottest_pod_share=hottest / offered if offered > 0 else 0.0,
             mean_pod_share=served / pods / offered if pods and offered > 0 else 0.0,
-            coldest_pod_share=coldest / offered if offered > 0 else 0.0,
+            coldest_pod_share=stats.coldest / offered if offered > 0 else 0.0,
         )
 
     def entry_path(self) -> EntryPathName:

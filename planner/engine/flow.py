@@ -5,7 +5,14 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
-from planner.engine.metrics import FloatArray, IntArray, coefficient_of_variation, hottest_pod_ratio
+from planner.engine.metrics import (
+    FloatArray,
+    IntArray,
+    PodLoadStats,
+    coefficient_of_variation,
+    hottest_pod_ratio,
+    pod_load_stats,
+)
 from planner.engine.routing import MODE_ALL, MODE_DROP, MODE_LOCAL, MODE_ZONE, CandidateRouting
 
 
@@ -141,6 +148,10 @@ class PodGroups(msgspec.Struct, frozen=True, kw_only=True):
     per_pod: FloatArray
     pods: IntArray
 
+    def stats(self) -> PodLoadStats:
+        """Every load-balance metric of these groups (planner.engine.metrics), computed once."""
+        return pod_load_stats(self.per_pod, self.pods)
+
     def hottest_ratio(self) -> float:
         return hottest_pod_ratio(self.per_pod, self.pods)
 
@@ -156,6 +167,12 @@ def pod_groups(flow: Flow, ready: IntArray, terminating: IntArray) -> PodGroups:
     """Ready Pods always count (idle ones too); terminating Pods count only where they still get connections."""
     nodes = ready.shape[0]
     per_ready = np.divide(flow.ready_load, ready, out=np.zeros(nodes), where=ready > 0)
+    if not terminating.any():
+        # No serving-terminating Pod anywhere: the second half is all zeros (kept, so every vector has one shape).
+        return PodGroups(
+            per_pod=np.concatenate([per_ready, np.zeros(nodes)]),
+            pods=np.concatenate([ready, np.zeros(nodes, dtype=np.int64)]).astype(np.int64),
+        )
     per_terminating = np.divide(flow.terminating_load, terminating, out=np.zeros(nodes), where=terminating > 0)
     serving_terminating = np.where(flow.terminating_load > 0, terminating, 0)
     return PodGroups(

@@ -213,3 +213,29 @@ def test_p99_matches_numpy_quantile() -> None:
     for n in (1, 2, 50, 200):
         values = rng.gamma(2.0, 1.0, n)
         assert _p99(values) == pytest.approx(float(np.quantile(values, 0.99)), rel=1e-12)
+
+
+def test_memo_reused_across_routings_gives_the_same_numbers():
+    # The per-evaluation memo only caches what does not depend on the routing (client keys, sticky totals), so
+    # estimates with a shared memo equal fresh ones, in any order.
+    clients = ClientPopulation(count=5000, distribution=ZipfClients(exponent=1.1), connection_interval_seconds=60)
+    routings = [cluster([1, 2, 0, 3]), local([1, 2, 0, 3]), cluster([0, 1, 1, 1])]
+    entry = [0.25, 0.25, 0.25, 0.25]
+    fresh = [skew(entry, r, clients) for r in routings]
+    memo: dict = {}
+    shared = [
+        affinity_skew(
+            np.array(entry),
+            r,
+            clients=clients,
+            timeout_seconds=10800,
+            lb_client_sticky=True,
+            lb_proxying=False,
+            seed=7,
+            samples=200,
+            memo=memo,
+        )
+        for r in reversed(routings)
+    ]
+    assert memo  # something was cached
+    assert shared[::-1] == fresh
