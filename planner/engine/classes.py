@@ -70,7 +70,10 @@ def node_classes(  # noqa: PLR0917 (one array per node attribute)
     nodes = zone.shape[0]
     single = (ready + terminating) > 0
     single[[i for i in alone if 0 <= i < nodes]] = True
-    _, caller_code = np.unique(callers, return_inverse=True)
+    if nodes and float(callers.min()) == float(callers.max()):
+        caller_code = np.zeros(nodes, dtype=np.int64)  # one caller share everywhere (the usual default)
+    else:
+        _, caller_code = np.unique(callers, return_inverse=True)
     key = (zone.astype(np.int64) + 1) * 8 + node_up * 4 + control_plane * 2 + (cpu_milli <= 0)
     key = key * (int(caller_code.max(initial=0)) + 1) + caller_code.reshape(-1)
     key = np.where(single, -1 - np.arange(nodes, dtype=np.int64), key)

@@ -115,21 +115,28 @@ class _State(msgspec.Struct, frozen=True, kw_only=True):
     node_up: BoolArray
 
 
-class _Path(msgspec.Struct, frozen=True, kw_only=True):
+class _Path(msgspec.Struct, kw_only=True):
     """One traffic path (external or internal) of one policy, in connections per second."""
 
     flow: Flow
-    groups: PodGroups
+    state: _State
     offered: float
     requests_per_connection: float
     key: tuple[object, ...]
     """Cache key of this path (its summary is computed once per path)."""
+    per_pod: PodGroups | None = None
+    """Per-Pod groups, built on first use (only the input's own state needs them, for summaries)."""
+
+    @property
+    def groups(self) -> PodGroups:
+        if self.per_pod is None:
+            self.per_pod = pod_groups(self.flow, self.state.ready, self.state.terminating)
+        return self.per_pod
 
 
 class _Computed(msgspec.Struct, frozen=True, kw_only=True):
     flow: Flow
     groups: PodGroups
-    requests_per_pod: FloatArray
     offered: float
     external: _Path | None = None
     internal: _Path | None = None
@@ -304,7 +311,7 @@ class _Evaluator:
             scaled = unit.scaled(self.ext_rate)
             self._paths[cache_key] = _Path(
                 flow=scaled,
-                groups=pod_groups(scaled, state.ready, state.terminating),
+                state=state,
                 offered=self.ext_rate,
                 requests_per_connection=self.ext_rpc,
                 key=cache_key,
@@ -324,7 +331,7 @@ class _Evaluator:
                 scaled = unit.scaled(self.int_rate)
                 path = _Path(
                     flow=scaled,
-                    groups=pod_groups(scaled, state.ready, state.terminating),
+                    state=state,
                     offered=self.int_rate,
                     requests_per_connection=self.int_rpc,
                     key=cache_key,
@@ -376,17 +383,9 @@ class _Evaluator:
                 assert only is not None
                 flow, offered = only.flow, only.offered
         groups = pod_groups(flow, state.ready, state.terminating)
-        if ext is None and internal is None:
-            requests = groups.per_pod * max(self.ext_rpc, self.int_rpc)
-        else:
-            requests = np.zeros(groups.per_pod.shape[0])
-            for path in (ext, internal):
-                if path is not None:
-                    requests = requests + path.groups.per_pod * path.requests_per_connection
         computed = _Computed(
             flow=flow,
             groups=groups,
-            requests_per_pod=requests,
             offered=offered,
             external=ext,
             internal=internal,
@@ -424,13 +423,23 @@ class _Evaluator:
             dropped_connections_per_second=dropped,
             mean_pod_connections_per_second=served / pods if pods else 0.0,
             hottest_pod_connections_per_second=hottest,
-            hottest_pod_requests_per_second=float(computed.requests_per_pod[stats.hottest_index]) if pods else 0.0,
+            hottest_pod_requests_per_second=self.requests_at(computed, stats.hottest_index) if pods else 0.0,
             hottest_pod_share=hottest / offered if offered > 0 else 0.0,
             external=self.cached_path_summary(computed.external, self.external_visibility(visibility)),
             internal=self.cached_path_summary(computed.internal, visibility.in_cluster_cluster_ip),
         )
         self._summaries[cache_key] = summary
         return summary
+
+    def requests_at(self, computed: _Computed, group: int) -> float:
+        """Requests per second on each Pod of one group: every path's connections times its requests per connection."""
+        paths = [p for p in (computed.external, computed.internal) if p is not None]
+        if not paths:
+            return float(computed.groups.per_pod[group]) * max(self.ext_rpc, self.int_rpc)
+        requests = 0.0
+        for path in paths:
+            requests += float(path.groups.per_pod[group]) * path.requests_per_connection
+        return requests
 
     def cached_path_summary(self, path: _Path | None, visible: float | None) -> PathSummary | None:
         """A path's summary depends on the path alone (external visibility on its policy, which the key holds)."""
