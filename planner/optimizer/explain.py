@@ -23,11 +23,13 @@ from planner.optimizer.stages import configure
 EXPLAIN_SECONDS = 5.0
 
 
-def _solve(sm: ServiceModel, active: list[str], params: SolverParams) -> tuple[Any, cp_model.CpSolver]:
+def _solve(
+    sm: ServiceModel, active: list[str], params: SolverParams, deadline: float | None = None
+) -> tuple[Any, cp_model.CpSolver]:
     sm.model.clear_assumptions()
     sm.model.add_assumptions([sm.literals[g] for g in active])
     solver = cp_model.CpSolver()
-    configure(solver, params, min(params.time_limit_seconds, EXPLAIN_SECONDS))
+    configure(solver, params, min(params.time_limit_seconds, EXPLAIN_SECONDS), deadline=deadline)
     solver.parameters.num_workers = 1
     return solver.solve(sm.model), solver
 
@@ -148,11 +150,14 @@ def _relaxation(group: str, svc: ServiceInstance, inst: Instance, sm: ServiceMod
     return "relax the zone-loss ratio bound, or allow more zones"
 
 
-def explain_infeasible(svc: ServiceInstance, inst: Instance, params: SolverParams) -> Explanation:
+def explain_infeasible(
+    svc: ServiceInstance, inst: Instance, params: SolverParams, deadline: float | None = None
+) -> Explanation:
+    """The smallest set of conflicting rule groups and relaxations; every solve ends by ``deadline``."""
     classes = build_classes(svc, inst.free, inst.cluster.node_up, explain=True, zone=inst.cluster.zone)
     sm = build_model(svc, classes, total_nodes=inst.cluster.size, explain=True)
     groups = [g for g in GROUPS if g in sm.literals]
-    code, solver = _solve(sm, groups, params)
+    code, solver = _solve(sm, groups, params, deadline)
     if code != cp_model.INFEASIBLE:
         return Explanation(
             service=svc.name, conflicts=[], relaxations=["the conflict could not be isolated within the time limit"]
@@ -161,13 +166,13 @@ def explain_infeasible(svc: ServiceInstance, inst: Instance, params: SolverParam
     core = [names[i] for i in solver.sufficient_assumptions_for_infeasibility() if i in names] or groups
     for g in list(core):
         trial = [x for x in core if x != g]
-        code, _ = _solve(sm, trial, params)
+        code, _ = _solve(sm, trial, params, deadline)
         if code == cp_model.INFEASIBLE:
             core = trial
     conflicts = [Conflict(group=g, message=_message(g, svc, inst, classes)) for g in core]
     relaxations: list[str] = []
     for g in core:
-        code, solver = _solve(sm, [x for x in groups if x != g], params)
+        code, solver = _solve(sm, [x for x in groups if x != g], params, deadline)
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             relaxations.append(_relaxation(g, svc, inst, sm, solver))
     if not relaxations:

@@ -22,6 +22,7 @@ baseline strategy, whichever the engine scores better), so a timed-out solve ret
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,7 @@ class JointSolution:
     binding_nodes: int
     branches: int = 0
     conflicts: int = 0
+    wall_cut: bool = False
 
 
 def _joint_classes(
@@ -145,28 +147,49 @@ def build_joint(services: list[ServiceInstance], inst: Instance, free: IntArray)
     return jm
 
 
-def joint_terms(jm: JointModel, order: list[ObjectiveTerm], weights: dict[ObjectiveTerm, float] | None) -> list[Term]:
-    """The joint objective as lexicographic stages, or one weighted stage when ``weights`` is given."""
-    per_term: dict[ObjectiveTerm, list[Term]] = {}
+def joint_terms(
+    jm: JointModel,
+    order: list[ObjectiveTerm],
+    weights: dict[ObjectiveTerm, float] | None,
+    optima: dict[int, dict[ObjectiveTerm, int]] | None = None,
+) -> tuple[list[Term], list[int | None]]:
+    """The joint objective as lexicographic stages (or one weighted stage when ``weights`` is given), and a known
+    bound per stage from the Services' own optima (``optima``, by Service index; ``None`` where one is missing).
+
+    No plan that shares capacity beats a Service's own optimum, so the worst ratio is at least the largest of
+    the Services' optimal ratios, the sum at least their sum, and (once every earlier stage sits at its bound,
+    i.e. every Service at its own optimum for the earlier terms) each later sum at least the sum of the optima.
+    """
+    per_term: dict[ObjectiveTerm, list[tuple[ServiceModel, Term]]] = {}
     for name in order:
-        found = [t for t in (sm.term(name) for sm in jm.parts) if t is not None]
+        found = [(sm, t) for sm in jm.parts if (t := sm.term(name)) is not None]
         if found:
             per_term[name] = found
     terms: list[Term] = []
+    bounds: list[int | None] = []
     for name, found in per_term.items():
+        own = [(optima or {}).get(sm.svc.index, {}).get(name) for sm, _ in found]
+        known = None if None in own else [int(v) for v in own if v is not None]
         if name == "balance":
             ratios = [sm.ratio_var for sm in jm.parts if sm.ratio_var is not None]
             worst = "worst hottest-Pod ratio over the Services"
             terms.append(Term("balance", jm.ratio_max, maximize=False, note=worst))
             terms.append(Term("balance", sum(ratios), maximize=False, note="sum of hottest-Pod ratios"))
+            bounds += [None, None] if known is None else [max(known), sum(known)]
         else:
-            terms.append(Term(name, sum(t.expr for t in found), maximize=found[0].maximize))
+            terms.append(Term(name, sum(t.expr for _, t in found), maximize=found[0][1].maximize))
+            bounds.append(None if known is None else sum(known))
     if weights:
-        return weighted_terms(terms, weights, jm.model)
-    return terms
+        return weighted_terms(terms, weights, jm.model), []
+    return terms, bounds
 
 
-def hint_joint(jm: JointModel, placements: dict[int, IntArray], budget: float = HINT_DETERMINISTIC_SECONDS) -> bool:
+def hint_joint(
+    jm: JointModel,
+    placements: dict[int, IntArray],
+    budget: float = HINT_DETERMINISTIC_SECONDS,
+    deadline: float | None = None,
+) -> bool:
     """Hint the variables from a placement of the coupled Services (completed by a solve with it fixed).
 
     With a placement for every Service the hint is a full solution. With some Services missing (a sequential
@@ -195,6 +218,11 @@ def hint_joint(jm: JointModel, placements: dict[int, IntArray], budget: float = 
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_deterministic_time = budget
+    if deadline is not None:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return False
+        solver.parameters.max_time_in_seconds = left
     if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
     jm.model.clear_hints()  # type: ignore[no-untyped-call]
@@ -219,17 +247,23 @@ def solve_joint(
     *,
     weights: dict[ObjectiveTerm, float] | None = None,
     hint: dict[int, IntArray] | None = None,
+    deadline: float | None = None,
+    optima: dict[int, dict[ObjectiveTerm, int]] | None = None,
 ) -> JointSolution:
     jm = build_joint(services, inst, free)
     binding_nodes = sum(1 for b in jm.binding if b)
     if hint is not None:
-        hint_joint(jm, hint, min(HINT_DETERMINISTIC_SECONDS, params.time_limit_seconds / 4))
-    terms = joint_terms(jm, order, weights)
+        hint_joint(jm, hint, min(HINT_DETERMINISTIC_SECONDS, params.time_limit_seconds / 4), deadline)
+    terms, bounds = joint_terms(jm, order, weights, optima)
     decision = jm.decision_vars()
-    outcome = solve_stages(jm.model, terms, decision, params, describe=_describe)
+    outcome = solve_stages(
+        jm.model, terms, decision, params, describe=_describe, deadline=deadline, bounds=bounds or None
+    )
     if outcome.values is None:
         status: SolveStatus = "infeasible" if any(s.status == "infeasible" for s in outcome.reports) else "timedOut"
-        return JointSolution(status, None, outcome.reports, jm.variables, len(jm.classes), binding_nodes)
+        return JointSolution(
+            status, None, outcome.reports, jm.variables, len(jm.classes), binding_nodes, wall_cut=outcome.wall_cut
+        )
     placements: dict[int, IntArray] = {}
     offset = 0
     for sm in jm.parts:
@@ -247,4 +281,5 @@ def solve_joint(
         binding_nodes,
         outcome.branches,
         outcome.conflicts,
+        outcome.wall_cut,
     )

@@ -15,7 +15,8 @@ replica range the model minimises R >= S N / D with S = 10^6 through an integer 
 
 Integer formulation over classes c (interchangeable nodes, ``classes.py``): u_c = used nodes of c, y_c = Pods
 on c. Pods can be split over u_c nodes with every node in [m, cap_c] iff m u_c <= y_c <= cap_c u_c, so the
-products m u_c and K m are the only non-linear terms (``add_multiplication_equality``). m is a lower bound on the
+products m u_c and K m are the only non-linear terms (``add_multiplication_equality``; for a class of one node
+u_c is Boolean and y_c >= m is enforced by it instead). m is a lower bound on the
 smallest used node; maximising D drives it to the true minimum, and every plan is re-scored by the engine.
 
 Pods moved: a node of class c keeps min(x_n, current_c) of its current Pods, and the fewest Pods created on c is
@@ -38,6 +39,7 @@ Every constraint group can be made conditional on an assumption literal, which i
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +123,8 @@ class ServiceModel:
         self._add("replicaRange", m.add(self.n_rep >= svc.replicas_min))
         self._add("replicaRange", m.add(self.n_rep <= svc.replicas_max))
         for i, c in enumerate(self.classes):
-            u = m.new_int_var(0, c.size, f"u{i}")
+            # a single-node class (every node where capacity binds in the joint model) has a Boolean "used"
+            u = m.new_bool_var(f"u{i}") if c.size == 1 else m.new_int_var(0, c.size, f"u{i}")
             y = m.new_int_var(0, upper * c.size, f"y{i}")
             m.add(y >= u)
             m.add(y <= upper * u)
@@ -162,6 +165,10 @@ class ServiceModel:
         m.add(k == sum(self.u[i] for i in members))
         low = m.new_int_var(1, upper, f"m{key}")
         for i in members:
+            if self.classes[i].size == 1:
+                # y >= m u as an implication: linear, no product to propagate
+                m.add(self.y[i] >= low).only_enforce_if(self.u[i])
+                continue
             prod = m.new_int_var(0, upper * self.classes[i].size, f"mu{i}")
             m.add_multiplication_equality(prod, [low, self.u[i]])
             m.add(self.y[i] >= prod)
@@ -291,7 +298,7 @@ class ServiceModel:
         weight = self.total_nodes + 1
         return Term(term, weight * sum(self.zone_active.values()) + sum(self.u), maximize=True)
 
-    def hint_from_placement(self, pods: IntArray) -> bool:
+    def hint_from_placement(self, pods: IntArray, *, deadline: float | None = None) -> bool:
         """Hint every variable from a node placement (e.g. the best baseline); False if it does not fit the model.
 
         The class counts are fixed in a copy of the model, which is solved (propagation only, in practice) to
@@ -311,6 +318,11 @@ class ServiceModel:
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.max_deterministic_time = 1.0
+        if deadline is not None:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return False
+            solver.parameters.max_time_in_seconds = left
         if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return False
         self.model.clear_hints()  # type: ignore[no-untyped-call]

@@ -104,10 +104,12 @@ class Objective(Schema):
 
 class SolverParams(Schema):
     time_limit_seconds: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
-    """Budget for all stages of one solve. Deterministic solves count it in CP-SAT's deterministic time units."""
+    """Solver budget of the request. Deterministic solves count it in CP-SAT's deterministic time units (the
+    same answer on any machine); it is also the default wall-clock limit."""
     wall_clock_limit_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] | None = None
-    """Hard wall-clock stop for the whole request (default 3 x timeLimitSeconds). Hitting it breaks determinism;
-    it is a safety net."""
+    """Hard wall-clock bound for the whole request: baselines, every solve and the result (default
+    timeLimitSeconds). When it stops the search before the deterministic budget, the result says so
+    (``statistics.wallClockLimitReached``) and depends on the machine's speed and load."""
     random_seed: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] = 0
     deterministic: bool = True
     """Same input and seed give the same plan: 1 worker, or ``interleave_search`` for more, with a deterministic
@@ -253,6 +255,11 @@ class SolveStatistics(Schema):
     """Nodes where capacity binds, modelled one by one with a joint cpu, memory and Pod-slot constraint."""
     joint_choice: Literal["joint", "sequential", "baseline"] | None = None
     """Which plan for the coupled Services the engine scored best (ties go to the joint model)."""
+    wall_clock_limit_seconds: float | None = None
+    """The wall-clock limit that bounded the whole request (``wallClockLimitSeconds``, else ``timeLimitSeconds``)."""
+    wall_clock_limit_reached: bool = False
+    """The wall-clock limit stopped a solve before its deterministic budget (or left no time to start one): the
+    result then depends on the machine's speed and load, not only on the input and seed."""
 
 
 class Recommendation(Schema):

@@ -35,6 +35,11 @@ class ServiceSolution:
     notes: list[str] = field(default_factory=list)
     spent: float = 0.0
     """Solver budget used (deterministic units or seconds, as the limit is counted)."""
+    wall_cut: bool = False
+    """The request's wall-clock deadline cut this solve short."""
+    optima: dict[ObjectiveTerm, int] = field(default_factory=dict)
+    """Proven lexicographic optimum per leading term, in the joint model's units: balance as the scaled ratio
+    R = ceil(10^6 N / D), the others as the term's own value. Lower bounds for any plan that shares capacity."""
 
 
 def _class_base(sm: ServiceModel, values: dict[int, int], c: NodeClass) -> int:
@@ -109,11 +114,12 @@ def solve_service(
     hint: IntArray | None = None,
     preference: IntArray | None = None,
     weights: dict[ObjectiveTerm, float] | None = None,
+    deadline: float | None = None,
 ) -> ServiceSolution:
     classes = build_classes(svc, free, cluster.node_up, zone=cluster.zone)
     sm = build_model(svc, classes, total_nodes=cluster.size, force_ratio=bool(weights and "balance" in weights))
     if hint is not None:
-        sm.hint_from_placement(hint)
+        sm.hint_from_placement(hint, deadline=deadline)
     terms: list[Term] = []
     skipped: list[StageReport] = []
     names = [*order, *(w for w in (weights or {}) if w not in order)]
@@ -128,12 +134,29 @@ def solve_service(
     if not classes:
         stages = [StageReport(term=t.term, status="infeasible") for t in terms] + skipped
         return ServiceSolution("infeasible", None, stages, None, classes, sm, None)
-    outcome = solve_stages(sm.model, terms, sm.decision_vars(), params, describe=_describe(sm))  # type: ignore[arg-type]
+    outcome = solve_stages(
+        sm.model,
+        terms,
+        sm.decision_vars(),
+        params,
+        describe=_describe(sm),  # type: ignore[arg-type]
+        deadline=deadline,
+    )
     stages = outcome.reports + skipped
     if outcome.values is None:
         status: SolveStatus = "infeasible" if any(s.status == "infeasible" for s in stages) else "timedOut"
         return ServiceSolution(
-            status, None, stages, None, classes, sm, None, outcome.branches, outcome.conflicts, spent=outcome.spent
+            status,
+            None,
+            stages,
+            None,
+            classes,
+            sm,
+            None,
+            outcome.branches,
+            outcome.conflicts,
+            spent=outcome.spent,
+            wall_cut=outcome.wall_cut,
         )
     pods = expand(sm, outcome.values, cluster.size, preference)
     solved = list(outcome.reports)
@@ -153,4 +176,18 @@ def solve_service(
         outcome.conflicts,
         list(sm.not_evaluated),
         outcome.spent,
+        outcome.wall_cut,
+        _optima(sm, terms, outcome.proven) if not weights else {},
     )
+
+
+def _optima(sm: ServiceModel, terms: list[Term], proven: list[int]) -> dict[ObjectiveTerm, int]:
+    out: dict[ObjectiveTerm, int] = {}
+    for term, raw in zip(terms, proven, strict=False):
+        value = raw
+        if term.term == "balance" and sm.ratio_var is None:
+            if raw <= 0:
+                break
+            value = -(-RATIO_SCALE * sm.svc.replicas_min // raw)  # R = ceil(10^6 N / D), N fixed
+        out[term.term] = value
+    return out

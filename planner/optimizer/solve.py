@@ -47,13 +47,22 @@ from planner.optimizer.schema import (
     StageStatus,
 )
 from planner.optimizer.single import ServiceSolution, solve_service
-from planner.optimizer.stages import WALL_CLOCK_FACTOR
+from planner.optimizer.stages import seconds_left, wall_limit
 from planner.optimizer.validation import violations
 
 FIRST_PASS_SHARE = 0.4
 SEQUENTIAL_SHARE = 0.25
 """Of what the first pass leaves: the sequential re-solve gets this part, the joint model the rest."""
 MIN_SOLVE_SECONDS = 0.05
+RENDER_SHARE = 0.25
+RENDER_FACTOR = 0.5
+RENDER_PER_SERVICE = 0.002
+JOINT_MIN_SECONDS = 0.05
+"""The joint model is not built with less wall-clock time than this left."""
+WALL_CLOCK_NOTE = (
+    "The wall-clock limit ({limit:g} s) cut the search before its deterministic budget: this result depends on "
+    "the machine's speed and load, and a longer limit may find a better plan."
+)
 
 
 def _share(params: SolverParams, budget: float, parts: int) -> SolverParams:
@@ -61,10 +70,10 @@ def _share(params: SolverParams, budget: float, parts: int) -> SolverParams:
     return msgspec.structs.replace(params, time_limit_seconds=max(budget / max(parts, 1), MIN_SOLVE_SECONDS))
 
 
-def _until(params: SolverParams, deadline: float) -> SolverParams:
-    """Solver parameters whose wall-clock safety net ends at ``deadline`` (perf_counter seconds)."""
-    left = max(deadline - time.perf_counter(), MIN_SOLVE_SECONDS)
-    return msgspec.structs.replace(params, wall_clock_limit_seconds=min(left, 3600.0))
+def _reserve(limit: float, baseline_seconds: float, services: int) -> float:
+    """Wall-clock seconds kept for rendering the result after the last solve (engine scoring, rollout, PDB and
+    manifests per Service): about what scoring the baselines took, which does the same kind of engine work."""
+    return min(RENDER_SHARE * limit, RENDER_FACTOR * baseline_seconds + RENDER_PER_SERVICE * services)
 
 
 _STATUS_RANK: dict[str, int] = {"optimal": 0, "skipped": 0, "feasible": 1, "timedOut": 2, "infeasible": 3}
@@ -177,8 +186,9 @@ def recommend(request: RecommendRequest) -> Recommendation:
     placements: dict[int, IntArray] = {}
     bounds: dict[int, float] = {}
     residual = inst.free.copy()
-    # the wall-clock safety net bounds the whole request, not each solve
-    deadline = started + (params.wall_clock_limit_seconds or params.time_limit_seconds * WALL_CLOCK_FACTOR)
+    # the wall-clock limit bounds the whole request: every solve ends by the deadline, which leaves room to render
+    limit = wall_limit(params)
+    deadline = started + limit - _reserve(limit, baseline_seconds, len(inst.services))
     first_pass = _share(params, params.time_limit_seconds * FIRST_PASS_SHARE, len(inst.services))
     for svc in inst.services:
         preference = pods_that_fit(residual, svc.request)
@@ -186,11 +196,12 @@ def recommend(request: RecommendRequest) -> Recommendation:
             svc,
             inst.cluster,
             inst.free,
-            _until(first_pass, deadline),
+            first_pass,
             order,
             hint=baselines[svc.index][1],
             preference=preference,
             weights=weights,
+            deadline=deadline,
         )
         solutions[svc.index] = sol
         balance = next((st for st in sol.stages if st.term == "balance" and st.bound is not None), None)
@@ -201,12 +212,15 @@ def recommend(request: RecommendRequest) -> Recommendation:
             residual = np.maximum(residual - sol.pods[:, None] * svc.request[None, :], 0)
 
     spent = sum(sol.spent for sol in solutions.values())
+    own_optima = {si: sol.optima for si, sol in solutions.items() if sol.status == "optimal"}
+    wall_cut = any(sol.wall_cut for sol in solutions.values())
     decomposition = "uncoupled"
     coupled: list[int] = []
     decided: dict[int, str] = {}
     joint: JointSolution | None = None
     joint_choice = None
     joint_optimal = False
+    sequential_optimal = False
     joint_explanation: Explanation | None = None
     over = _overloaded(inst, placements)
     if over.any():
@@ -218,6 +232,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
         remaining = max(params.time_limit_seconds - spent, params.time_limit_seconds * (1 - FIRST_PASS_SHARE))
         second_pass = _share(params, remaining * SEQUENTIAL_SHARE, len(coupled))
         sequential: dict[int, IntArray] = {}
+        reached_own = True
         left = residual.copy()
         # largest Pods first (first-fit decreasing): small Pods fill the gaps large ones leave
         for si in sorted(
@@ -228,12 +243,18 @@ def recommend(request: RecommendRequest) -> Recommendation:
                 svc,
                 inst.cluster,
                 np.maximum(left, 0),
-                _until(second_pass, deadline),
+                second_pass,
                 order,
                 hint=placements[si],
                 preference=pods_that_fit(left, svc.request),
                 weights=weights,
+                deadline=deadline,
             )
+            wall_cut = wall_cut or sol.wall_cut
+            # every Service at its own lexicographic optimum again: nothing that shares capacity can do better
+            at_own = si in own_optima and bool(sol.optima) and sol.optima == own_optima[si]
+            if not at_own:
+                reached_own = False
             if sol.status == "optimal":
                 sol.status = "feasible"
             solutions[si] = sol
@@ -248,40 +269,71 @@ def recommend(request: RecommendRequest) -> Recommendation:
         best_known = min(candidates, key=lambda c: plan_key(inst, coupled, fixed, c[1]))
         # a valid plan warm-starts the joint model completely; otherwise the Services the sequential re-solve placed
         hint = best_known[1] if plan_key(inst, coupled, fixed, best_known[1])[0] == 0 else sequential
-        joint_params = _until(_share(params, max(remaining, MIN_SOLVE_SECONDS), 1), deadline)
-        joint = solve_joint(
-            [inst.services[si] for si in coupled], inst, residual, joint_params, order, weights=weights, hint=hint
-        )
-        candidates.insert(0, ("joint", joint.placements))
+        joint_params = _share(params, max(remaining, MIN_SOLVE_SECONDS), 1)
+        sequential_optimal = reached_own and len(sequential) == len(coupled) and not weights
+        if sequential_optimal:
+            pass  # the certificate needs no joint model
+        elif seconds_left(deadline) < JOINT_MIN_SECONDS:
+            wall_cut = True
+        else:
+            joint = solve_joint(
+                [inst.services[si] for si in coupled],
+                inst,
+                residual,
+                joint_params,
+                order,
+                weights=weights,
+                hint=hint,
+                deadline=deadline,
+                optima=own_optima,
+            )
+            wall_cut = wall_cut or joint.wall_cut
+            candidates.insert(0, ("joint", joint.placements))
         label, chosen = min(candidates, key=lambda c: plan_key(inst, coupled, fixed, c[1]))
         key = plan_key(inst, coupled, fixed, chosen)
         joint_choice = "joint" if label == "joint" else "sequential" if label == "sequential" else "baseline"
         if key[0] > 0:
             joint_choice = None
-            if joint.status == "infeasible":
+            if joint is not None and joint.status == "infeasible":
                 joint_explanation = _explain_joint(inst, [inst.services[si] for si in coupled], residual)
         usable = np.zeros(size, dtype=np.bool_)
         for si in coupled:
             usable |= inst.services[si].eligible
         disjoint = not any((p[usable] > 0).any() for p in fixed.values())
         first_optimal = all(solutions[si].status == "optimal" for si in fixed)
-        joint_optimal = label == "joint" and joint.status == "optimal" and disjoint and first_optimal
+        joint_optimal = (
+            label == "joint" and joint is not None and joint.status == "optimal" and disjoint and first_optimal
+        )
+        sequential_optimal = sequential_optimal and label == "sequential" and first_optimal
+        proven = joint_optimal or sequential_optimal
         for si in coupled:
             placements.pop(si, None)
             sol = solutions[si]
             if chosen is None or key[0] > 0:
                 if si in sequential:
                     placements[si] = sequential[si]
+                elif joint_explanation is None and sol.status == "infeasible":
+                    # infeasible only against what the others took: nothing proved that no shared plan exists
+                    sol.status = "timedOut"
+                    sol.notes.append(
+                        "No placement found together with the Services it shares capacity with within the time "
+                        "limit (it does not fit in the capacity the others' re-solved plans leave)."
+                    )
                 continue
             placements[si] = chosen[si]
             sol.pods = chosen[si]
             decided[si] = "baseline" if joint_choice == "baseline" else "solver"
-            sol.status = "optimal" if joint_optimal else "feasible"
-            if joint_choice == "joint":
+            sol.status = "optimal" if proven else "feasible"
+            if joint_choice == "joint" and joint is not None:
                 sol.solver_ratio = None
                 sol.notes.append(
                     f"Capacity is shared with {len(coupled) - 1} other Service(s): placed by the joint model over "
                     f"the coupled Services ({joint.status}, {joint.binding_nodes} node(s) where capacity binds)."
+                )
+            elif sequential_optimal:
+                sol.notes.append(
+                    "Capacity is shared with other Services: re-solved against the capacity the others leave, it "
+                    "still reached its own optimum for every objective term."
                 )
             elif joint_choice == "sequential":
                 sol.notes.append(
@@ -294,15 +346,14 @@ def recommend(request: RecommendRequest) -> Recommendation:
                     f"Capacity is shared with other Services: the {label} baseline over all Services scored better "
                     "than the solver within its limit and is kept."
                 )
-            if not joint_optimal:
+            if not proven:
                 sol.notes.append("Not proven optimal: optimal only given the other Services' placement.")
     solver_seconds = time.perf_counter() - clock
 
-    services: list[ServiceRecommendation] = []
-    explanations: list[Explanation] = []
+    final: dict[int, tuple[IntArray | None, SolveStatus, str, list[str]]] = {}
     for svc in inst.services:
         sol = solutions[svc.index]
-        reports, best, best_ratio = baselines[svc.index]
+        _, best, best_ratio = baselines[svc.index]
         pods: IntArray | None = sol.pods
         status: SolveStatus = sol.status
         source = decided.get(svc.index, "solver")
@@ -324,9 +375,22 @@ def recommend(request: RecommendRequest) -> Recommendation:
         elif pods is None and best is not None and status == "timedOut":
             pods, source = best, "baseline"
             notes.append("No solution within the time limit; the best baseline that meets every rule is returned.")
+        final[svc.index] = (pods, status, source, notes)
+    _keep_best_strategy(inst, final, shared, balance_first=not weights and order[0] == "balance")
+    if wall_cut:
+        for si, (pods, status, source, notes) in final.items():
+            if status not in {"optimal", "infeasible"}:
+                final[si] = (pods, status, source, [*notes, WALL_CLOCK_NOTE.format(limit=limit)])
+
+    services: list[ServiceRecommendation] = []
+    explanations: list[Explanation] = []
+    for svc in inst.services:
+        sol = solutions[svc.index]
+        reports = baselines[svc.index][0]
+        pods, status, source, notes = final[svc.index]
         if pods is None:
             if status == "infeasible":
-                explanations.append(explain_infeasible(svc, inst, params))
+                explanations.append(explain_infeasible(svc, inst, params, deadline=started + limit))
             services.append(
                 ServiceRecommendation(
                     name=svc.name,
@@ -390,6 +454,13 @@ def recommend(request: RecommendRequest) -> Recommendation:
             "every node (cpu, memory, Pod slots). The objective is separable per Service, so no joint plan can be "
             "better: the combined placement is globally optimal."
         )
+    elif sequential_optimal and fits and all(s.status == "optimal" for s in services):
+        certificate = (
+            f"The {len(coupled)} Services that compete for capacity were re-solved one after another against the "
+            "capacity the others leave, and each still reached its own optimum for "
+            f"{' > '.join(order)} (the optimum it has alone against the cluster's free capacity, which no shared "
+            "plan can beat); the other Services reached theirs too, so the combined placement is globally optimal."
+        )
     elif joint_optimal and fits and all(s.status == "optimal" for s in services):
         certificate = (
             f"The {len(coupled)} Services that compete for capacity were solved together and proven optimal for "
@@ -400,7 +471,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
         )
     overall = max((s.status for s in services), key=lambda s: _STATUS_RANK[s])
     if not fits:
-        overall = "infeasible"
+        overall = "timedOut" if wall_cut else "infeasible"
     if joint_explanation is not None:
         overall = "infeasible"
         explanations.append(joint_explanation)
@@ -428,11 +499,71 @@ def recommend(request: RecommendRequest) -> Recommendation:
             joint_classes=joint.classes if joint is not None else 0,
             joint_binding_nodes=joint.binding_nodes if joint is not None else 0,
             joint_choice=joint_choice,  # type: ignore[arg-type]
+            wall_clock_limit_seconds=limit,
+            wall_clock_limit_reached=wall_cut,
         ),
         objective_order=order,
         certificate=certificate,
         explanations=explanations,
     )
+
+
+def _keep_best_strategy(
+    inst: Instance,
+    final: dict[int, tuple[IntArray | None, SolveStatus, str, list[str]]],
+    shared: dict[int, list[tuple[str, IntArray, int]]],
+    *,
+    balance_first: bool,
+) -> None:
+    """Replace the whole plan by a baseline strategy's when the engine scores that strategy better.
+
+    Per-Service fallbacks can mix strategies that only fit one after the other; the strategies themselves run
+    with shared capacity, so each is a consistent plan. One that meets every rule for every Service and beats the
+    plan (fewer Services without a valid plan, then the worst ratio, then the sum) replaces it, so the result is
+    never worse than the best baseline, even when the wall clock stopped the solver early. A valid plan is only
+    compared by balance when balance leads the objective and some Service is not proven optimal.
+    """
+    ours = {si: p for si, (p, _, _, _) in final.items() if p is not None}
+    best_key = _whole_key(inst, ours)
+    proven = all(status == "optimal" for _, status, _, _ in final.values())
+    if best_key[:2] == (0, 0) and (proven or not balance_first):
+        return
+    best: tuple[str, dict[int, IntArray]] | None = None
+    for name in STRATEGIES:
+        plan = {svc.index: pods for svc in inst.services for n, pods, _ in shared[svc.index] if n == name}
+        key = _whole_key(inst, plan)
+        if key < best_key:
+            best, best_key = (name, plan), key
+    if best is None:
+        return
+    name, plan = best
+    for svc in inst.services:
+        _, status, _, notes = final[svc.index]
+        pods = plan[svc.index]
+        note = (
+            f"The {name} baseline over all Services (run with shared capacity) scored better than the solver's "
+            "plan within the time limit and is kept for every Service."
+        )
+        broken = violations(svc, inst.cluster, inst.free, pods)
+        if broken:
+            note += " It breaks: " + "; ".join(broken)
+        kept: SolveStatus = "timedOut" if broken or status == "timedOut" else "feasible"
+        final[svc.index] = (pods, kept, "baseline", [*notes, note])
+
+
+def _whole_key(inst: Instance, plan: dict[int, IntArray]) -> tuple[int, int, float, float]:
+    """Engine score of a plan for every Service: (overflows a node, Services missing or breaking a rule, worst
+    ratio, sum of ratios). Lower is better."""
+    overflow = int(bool((_demand(inst, plan) > inst.free).any()))
+    invalid = 0
+    ratios = []
+    for svc in inst.services:
+        pods = plan.get(svc.index)
+        if pods is None or violations(svc, inst.cluster, inst.free, pods):
+            invalid += 1
+        if pods is not None and pods.sum() > 0:
+            ratios.append(score(svc, inst.cluster, pods).hottest_ratio)
+    return (overflow, invalid, round(max(ratios, default=0.0), 9), round(sum(ratios), 9))
 
 
 def _explain_joint(inst: Instance, services: list[ServiceInstance], free: IntArray) -> Explanation:

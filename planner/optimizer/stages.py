@@ -2,7 +2,10 @@
 
 Determinism (style guide section 5): with ``deterministic`` the solver stops on ``max_deterministic_time`` with a
 fixed ``random_seed``, and uses ``interleave_search`` when more than one worker is asked for; the wall-clock limit
-is only a safety net. The time budget is shared by the stages: each stage may use what the previous ones left.
+caps every solve at the wall-clock time left before the request's deadline (``deadline``, a ``time.perf_counter``
+instant). When the deadline cuts a stage before its deterministic budget is spent, the outcome says so
+(``wall_cut``): that result depends on the machine's speed and load. The time budget is shared by the stages:
+each stage may use what the previous ones left.
 
 Weights (``objective.weights``) replace the leading stages by one weighted sum with integer coefficients. A
 single weighted objective hides how far balance is from its own optimum (its composite gap can be tiny while
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ortools.sat.python import cp_model
@@ -22,8 +25,9 @@ from ortools.sat.python import cp_model
 from planner.optimizer.model import RATIO_SCALE, Term
 from planner.optimizer.schema import ObjectiveTerm, SolverParams, StageReport, StageStatus
 
-WALL_CLOCK_FACTOR = 3.0
 FIRST_STAGE_SHARE = 0.5
+MIN_WALL_SECONDS = 0.002
+"""A solve is not started with less wall-clock time than this left before the deadline."""
 WEIGHT_SCALE = 1000
 """Weights are given per unit of each term (1.0 of hottest-Pod ratio, one replica, one Pod moved, one unit of
 spread) and scaled to integers with three decimals."""
@@ -54,19 +58,33 @@ def weighted_terms(terms: Sequence[Term], weights: dict[ObjectiveTerm, float], m
     return [Term(parts[0][0].term, expr, maximize=False, note=f"weighted: {label}", parts=parts), *rest]
 
 
-def configure(solver: cp_model.CpSolver, params: SolverParams, budget: float) -> None:
+def wall_limit(params: SolverParams) -> float:
+    """Wall-clock seconds the whole request may take: ``wallClockLimitSeconds``, else ``timeLimitSeconds``."""
+    return params.wall_clock_limit_seconds or params.time_limit_seconds
+
+
+def seconds_left(deadline: float) -> float:
+    return deadline - time.perf_counter()
+
+
+def configure(
+    solver: cp_model.CpSolver, params: SolverParams, budget: float, *, deadline: float | None = None
+) -> float:
+    """Set seed, workers, gap and limits; returns the wall-clock seconds the solve may take."""
     p = solver.parameters
     p.random_seed = params.random_seed
     p.num_workers = params.num_workers
     p.relative_gap_limit = params.relative_gap_limit
-    wall = params.wall_clock_limit_seconds or params.time_limit_seconds * WALL_CLOCK_FACTOR
+    wall = wall_limit(params) if deadline is None else max(seconds_left(deadline), MIN_WALL_SECONDS)
     if params.deterministic:
         p.max_deterministic_time = max(budget, 0.01)
         p.max_time_in_seconds = wall
         if params.num_workers > 1:
             p.interleave_search = True
     else:
-        p.max_time_in_seconds = max(min(budget, wall), 0.01)
+        wall = max(min(budget, wall), MIN_WALL_SECONDS)
+        p.max_time_in_seconds = wall
+    return wall
 
 
 def status_of(code: Any) -> StageStatus:
@@ -91,6 +109,10 @@ class StageOutcome:
     conflicts: int = 0
     spent: float = 0.0
     """Budget used: deterministic time units when deterministic, else seconds."""
+    wall_cut: bool = False
+    """The wall-clock deadline stopped a stage before its own budget (or no time was left to start one)."""
+    proven: list[int] = field(default_factory=list)
+    """Raw objective values of the leading stages, as long as each was proven optimal (lexicographic optima)."""
 
 
 def solve_stages(
@@ -100,9 +122,21 @@ def solve_stages(
     params: SolverParams,
     *,
     describe: Callable[[Term, float, float], tuple[float, float]] | None = None,
+    deadline: float | None = None,
+    bounds: Sequence[int | None] | None = None,
 ) -> StageOutcome:
-    """Solve ``terms`` in order. ``describe`` maps (term, objective, bound) to the reported unit (e.g. a ratio)."""
+    """Solve ``terms`` in order. ``describe`` maps (term, objective, bound) to the reported unit (e.g. a ratio).
+
+    ``deadline`` (``time.perf_counter`` seconds) caps every stage's wall-clock time; by default the request's
+    wall-clock limit from now. ``bounds`` holds a known bound per term (a value no solution can beat, e.g. the
+    sum of the Services' uncoupled optima); a stage that reaches it is optimal, so the search stops there.
+    """
+    if deadline is None:
+        deadline = time.perf_counter() + wall_limit(params)
     reports: list[StageReport] = []
+    wall_cut = False
+    chain = bounds is not None
+    proven: list[int] = []
     values: dict[int, int] | None = None
     budget_left = params.time_limit_seconds
     branches = conflicts = 0
@@ -114,13 +148,25 @@ def solve_stages(
         share = budget_left / max(remaining - position, 1)
         if position == 0 and remaining > 1:
             share = max(share, budget_left * FIRST_STAGE_SHARE)
+        if seconds_left(deadline) < MIN_WALL_SECONDS:
+            wall_cut = True
+            if term is not None:
+                reports.append(StageReport(term=term.term, status="timedOut", note="wall-clock limit reached"))
+            if values is None:
+                return StageOutcome(reports, None, branches, conflicts, spent, wall_cut, proven)
+            break
         solver = cp_model.CpSolver()
-        configure(solver, params, share)
+        wall = configure(solver, params, share, deadline=deadline)
+        # a bound holds only while every earlier stage ended exactly at its own bound (lexicographic chain)
+        known = bounds[position] if chain and bounds is not None and position < len(bounds) else None
         if term is not None:
             if term.maximize:
                 model.maximize(term.expr)
             else:
                 model.minimize(term.expr)
+            if known is not None:
+                # no solution beats the known bound: with it stated, a solution that reaches it is proven optimal
+                model.add(term.expr <= known) if term.maximize else model.add(term.expr >= known)
         else:
             model.clear_objective()  # type: ignore[no-untyped-call]
         started = time.perf_counter()
@@ -132,21 +178,29 @@ def solve_stages(
         branches += solver.num_branches
         conflicts += solver.num_conflicts
         status = status_of(code)
+        if status in ("feasible", "timedOut"):
+            own = solver.deterministic_time < 0.98 * share if params.deterministic else wall < share
+            wall_cut = wall_cut or (own and elapsed >= 0.9 * wall)
         if status in ("infeasible", "timedOut"):
             if term is not None:
                 reports.append(StageReport(term=term.term, status=status, seconds=round(elapsed, 4)))
             if values is None:
-                return StageOutcome(reports, None, branches, conflicts, spent)
+                return StageOutcome(reports, None, branches, conflicts, spent, wall_cut, proven)
             break
         values = {i: int(solver.value(v)) for i, v in enumerate(decision_vars)}
         if term is None:
             break
         obj = round(solver.objective_value)
         bound = solver.best_objective_bound
+        chain = chain and known is not None and obj == known
+        if status == "optimal" and term.parts is None and len(proven) == position:
+            proven.append(obj)
         if term.parts is not None:
             composite_gap = abs(obj - bound) / abs(obj) if obj else 0.0
             reports.extend(
-                _decode_weighted(model, term, solver, status, elapsed, composite_gap, params, budget_left, describe)
+                _decode_weighted(
+                    model, term, solver, status, elapsed, composite_gap, params, budget_left, describe, deadline
+                )
             )
             model.add(term.expr <= obj)
             model.clear_hints()  # type: ignore[no-untyped-call]
@@ -171,7 +225,7 @@ def solve_stages(
         model.clear_hints()  # type: ignore[no-untyped-call]
         for i, v in enumerate(decision_vars):
             model.add_hint(v, values[i])
-    return StageOutcome(reports, values, branches, conflicts, spent)
+    return StageOutcome(reports, values, branches, conflicts, spent, wall_cut, proven)
 
 
 def _decode_weighted(  # noqa: PLR0917
@@ -184,6 +238,7 @@ def _decode_weighted(  # noqa: PLR0917
     params: SolverParams,
     budget_left: float,
     describe: Callable[[Term, float, float], tuple[float, float]] | None,
+    deadline: float,
 ) -> list[StageReport]:
     """One report per weighted term: its own value, and for balance a bound from a balance-only solve."""
     out: list[StageReport] = []
@@ -197,8 +252,8 @@ def _decode_weighted(  # noqa: PLR0917
             trial = model.clone()
             expr = trial.get_int_var_from_proto_index(part.expr.index) if hasattr(part.expr, "index") else None
             bound_solver = cp_model.CpSolver()
-            configure(bound_solver, params, max(budget_left / 2, 0.05))
-            if expr is not None:
+            configure(bound_solver, params, max(budget_left / 2, 0.05), deadline=deadline)
+            if expr is not None and seconds_left(deadline) >= MIN_WALL_SECONDS:
                 trial.minimize(expr)
                 started = time.perf_counter()
                 code = bound_solver.solve(trial)

@@ -202,3 +202,42 @@ def test_timed_out_joint_solve_repeats_exactly_and_never_loses_to_a_baseline():
     }
     demand = sum(p[:, None] * inst.services[i].request[None, :] for i, p in placed.items())
     assert not (demand > inst.free).any()
+
+
+def test_tiny_wall_clock_limit_is_reported_and_never_loses_to_a_baseline():
+    # 100 nodes x 20 Services of the same fragmented capacity-pressure kind with a 0.05 s limit: far too little to
+    # finish the
+    # first pass, let alone the joint model (the 10 s deterministic budget is untouched). The wall clock must stop
+    # every solve, say so, and the plan must still fit and be no worse than any baseline that placed every Pod
+    # within the rules (it falls back to the best consistent baseline strategy if the solver had no time).
+    bench = _bench()
+    req = bench.build(100, 20, (5, 40), pressure=True, node_loss=False, seed=2, time_limit=10.0)
+    req = msgspec.structs.replace(req, solver=msgspec.structs.replace(req.solver, wall_clock_limit_seconds=0.05))
+    result = recommend(req)
+    assert result.statistics.wall_clock_limit_reached
+    assert result.statistics.wall_clock_limit_seconds == pytest.approx(0.05)
+    assert result.status in {"feasible", "timedOut"}
+    assert result.certificate is None
+    summary = bench.summarize(result)
+    assert summary["never_worse"]
+    cut = [s for s in result.services if any("wall-clock limit (0.05 s) cut the search" in n for n in s.notes)]
+    assert cut, "no Service says the wall clock cut its search"
+    assert all(s.status != "optimal" for s in cut)
+    inst = build_instance(req)
+    placed = {
+        svc.index: np.array([s.pods_per_node.get(n, 0) for n in inst.cluster.node_names], dtype=np.int64)
+        for svc, s in zip(inst.services, result.services, strict=True)
+    }
+    demand = sum(p[:, None] * inst.services[i].request[None, :] for i, p in placed.items())
+    assert not (demand > inst.free).any()
+
+
+def test_enough_wall_clock_time_leaves_the_flag_off():
+    # 3 equal nodes, 10 replicas: solved in milliseconds, so a 60 s wall-clock limit never cuts in.
+    bench = _bench()
+    req = bench.build(3, 1, (10, 10), pressure=False, node_loss=False, seed=1, time_limit=5.0)
+    req = msgspec.structs.replace(req, solver=msgspec.structs.replace(req.solver, wall_clock_limit_seconds=60))
+    result = recommend(req)
+    assert result.status == "optimal"
+    assert not result.statistics.wall_clock_limit_reached
+    assert result.statistics.wall_clock_limit_seconds == 60

@@ -95,7 +95,14 @@ def _timeout_prone_request():
     return request(
         cluster(nodes),
         [goal],
-        solver={"timeLimitSeconds": 0.2, "numWorkers": 1, "randomSeed": 11, "deterministic": True},
+        # the deterministic budget stops the search; the wall-clock limit is far enough not to cut in
+        solver={
+            "timeLimitSeconds": 0.2,
+            "wallClockLimitSeconds": 120,
+            "numWorkers": 1,
+            "randomSeed": 11,
+            "deterministic": True,
+        },
         includeManifests=False,
     )
 
@@ -104,6 +111,8 @@ def test_deterministic_on_a_timed_out_solve():
     first = recommend(_timeout_prone_request())
     second = recommend(_timeout_prone_request())
     assert any(s.status == "feasible" for s in first.stages)  # a stage stopped on its limit, not proven
+    assert not first.statistics.wall_clock_limit_reached
+    assert not second.statistics.wall_clock_limit_reached
     assert [(s.term, s.status, s.objective, s.bound) for s in first.stages] == [
         (s.term, s.status, s.objective, s.bound) for s in second.stages
     ]
