@@ -699,8 +699,9 @@ class _Evaluator:
         for path in paths:
             load = path.flow.ready_load
             columns.append(np.divide(load, state.ready, out=np.zeros(load.shape[0]), where=state.ready > 0))
-        # One gather for every column: class values to every node of the class.
-        table: list[list[float]] = np.stack(columns)[:, self.classes.class_of_node].tolist()
+        # One gather for every column: class values to every node of the class. Gathering Python floats (one per
+        # class) instead of converting every node's float64 shares the objects and is about three times faster.
+        table: list[list[float]] = np.stack(columns).astype(object)[:, self.classes.class_of_node].tolist()
         external = table[9] if computed.external is not None else []
         internal = table[-1] if computed.internal is not None else []
         return NodeTable(
