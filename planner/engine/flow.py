@@ -111,8 +111,11 @@ def dispatch(inflow: FloatArray, routing: CandidateRouting, multiplicity: FloatA
         own = routing.zone_weights[zone_of, np.arange(nodes)]
         stay += np.where(zoned, inflow * own, 0.0)
     forwarded = inflow - dropped - stay
-    local_ready = np.where(routing.local_terminating, 0.0, to_local)
-    local_terminating = np.where(routing.local_terminating, to_local, 0.0)
+    if routing.local_terminating.any():
+        local_ready = np.where(routing.local_terminating, 0.0, to_local)
+        local_terminating = np.where(routing.local_terminating, to_local, 0.0)
+    else:
+        local_ready, local_terminating = to_local, np.zeros(nodes)
     if routing.endpoints_terminating:
         ready_load, terminating_load = local_ready, local_terminating + cluster_load
     else:
