@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import msgspec
 import numpy as np
@@ -36,6 +37,7 @@ from planner.optimizer.schema import (
     BaselineReport,
     Conflict,
     Explanation,
+    ObjectiveTerm,
     PlacementQuality,
     Recommendation,
     RecommendRequest,
@@ -52,6 +54,7 @@ from planner.optimizer.validation import violations
 
 FIRST_PASS_SHARE = 0.4
 SEQUENTIAL_SHARE = 0.25
+SEQUENTIAL_ROUNDS = 3
 """Of what the first pass leaves: the sequential re-solve gets this part, the joint model the rest."""
 MIN_SOLVE_SECONDS = 0.05
 RENDER_SHARE = 0.25
@@ -68,6 +71,56 @@ WALL_CLOCK_NOTE = (
 def _share(params: SolverParams, budget: float, parts: int) -> SolverParams:
     """Solver parameters with an equal part of ``budget`` (deterministic units or seconds) per solve."""
     return msgspec.structs.replace(params, time_limit_seconds=max(budget / max(parts, 1), MIN_SOLVE_SECONDS))
+
+
+@dataclass
+class _Sequential:
+    pods: dict[int, IntArray]
+    solutions: dict[int, ServiceSolution]
+    reached_own: bool
+    spent: float
+    wall_cut: bool
+
+
+def _sequential(  # noqa: PLR0917
+    inst: Instance,
+    ranked: list[int],
+    residual: IntArray,
+    params: SolverParams,
+    order: list[ObjectiveTerm],
+    placements: dict[int, IntArray],
+    weights: dict[ObjectiveTerm, float] | None,
+    deadline: float,
+    own_optima: dict[int, dict[ObjectiveTerm, int]],
+) -> _Sequential:
+    """Re-solve the coupled Services one after another, each against the capacity the earlier ones leave."""
+    out = _Sequential({}, {}, reached_own=True, spent=0.0, wall_cut=False)
+    left = residual.copy()
+    for si in ranked:
+        svc = inst.services[si]
+        sol = solve_service(
+            svc,
+            inst.cluster,
+            np.maximum(left, 0),
+            params,
+            order,
+            hint=placements[si],
+            preference=pods_that_fit(left, svc.request),
+            weights=weights,
+            deadline=deadline,
+        )
+        out.wall_cut = out.wall_cut or sol.wall_cut
+        out.spent += sol.spent
+        # every Service at its own lexicographic optimum again: nothing that shares capacity can do better
+        if not (si in own_optima and sol.optima and sol.optima == own_optima[si]):
+            out.reached_own = False
+        if sol.status == "optimal":
+            sol.status = "feasible"
+        out.solutions[si] = sol
+        if sol.pods is not None:
+            out.pods[si] = sol.pods
+            left = left - sol.pods[:, None] * svc.request[None, :]
+    return out
 
 
 def _reserve(limit: float, baseline_seconds: float, services: int) -> float:
@@ -231,37 +284,28 @@ def recommend(request: RecommendRequest) -> Recommendation:
         # what the first pass left (it rarely needs its share) goes to the coupled Services
         remaining = max(params.time_limit_seconds - spent, params.time_limit_seconds * (1 - FIRST_PASS_SHARE))
         second_pass = _share(params, remaining * SEQUENTIAL_SHARE, len(coupled))
-        sequential: dict[int, IntArray] = {}
-        reached_own = True
-        left = residual.copy()
-        # largest Pods first (first-fit decreasing): small Pods fill the gaps large ones leave
-        for si in sorted(
+        # largest Pods first (first-fit decreasing): small Pods fill the gaps large ones leave; Services that did
+        # not fit go first in the next round
+        ranked = sorted(
             coupled, key=lambda i: (-int(inst.services[i].request[0]), -int(inst.services[i].request[1]), i)
-        ):
-            svc = inst.services[si]
-            sol = solve_service(
-                svc,
-                inst.cluster,
-                np.maximum(left, 0),
-                second_pass,
-                order,
-                hint=placements[si],
-                preference=pods_that_fit(left, svc.request),
-                weights=weights,
-                deadline=deadline,
-            )
-            wall_cut = wall_cut or sol.wall_cut
-            # every Service at its own lexicographic optimum again: nothing that shares capacity can do better
-            at_own = si in own_optima and bool(sol.optima) and sol.optima == own_optima[si]
-            if not at_own:
-                reached_own = False
-            if sol.status == "optimal":
-                sol.status = "feasible"
-            solutions[si] = sol
-            remaining -= sol.spent
-            if sol.pods is not None:
-                sequential[si] = sol.pods
-                left = left - sol.pods[:, None] * svc.request[None, :]
+        )
+        best_round: _Sequential | None = None
+        for _ in range(SEQUENTIAL_ROUNDS):
+            attempt = _sequential(inst, ranked, residual, second_pass, order, placements, weights, deadline, own_optima)
+            remaining -= attempt.spent
+            wall_cut = wall_cut or attempt.wall_cut
+            if best_round is None or plan_key(inst, coupled, fixed, attempt.pods) < plan_key(
+                inst, coupled, fixed, best_round.pods
+            ):
+                best_round = attempt
+            missing = [si for si in ranked if si not in attempt.pods]
+            if not missing or attempt.wall_cut:
+                break
+            ranked = missing + [si for si in ranked if si in attempt.pods]
+        assert best_round is not None
+        solutions.update(best_round.solutions)
+        sequential = best_round.pods
+        reached_own = best_round.reached_own
         candidates: list[tuple[str, dict[int, IntArray] | None]] = [("sequential", sequential)]
         for name in STRATEGIES:
             by_strategy = {si: pods for si in coupled for n, pods, _ in shared[si] if n == name}
