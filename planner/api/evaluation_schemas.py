@@ -64,10 +64,12 @@ class EvaluationResult(Wire, tag="EvaluationResult", tag_field="kind"):
 
 
 class VerdictFailedProblem(ProblemDetails, kw_only=True):
-    """``POST /v1/evaluate?failOnVerdict=true`` with a failing verdict: a problem whose ``result`` is the full
-    evaluation (the same body a 200 carries)."""
+    """A 422 of ``POST /v1/evaluate``: invalid documents (a plain problem with field paths, no ``result``), or,
+    with ``failOnVerdict=true`` and a failing verdict, a problem whose ``result`` is the full evaluation (the same
+    body a 200 carries)."""
 
-    result: EvaluationResult
+    result: EvaluationResult | None = None
+    """Only in a ``verdict-failed`` problem."""
 
 
 class EvaluationMetadata(Wire):

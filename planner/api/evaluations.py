@@ -56,7 +56,7 @@ from planner.api.evaluation_service import (
 from planner.api.inline import read_inline
 from planner.api.problems import PROBLEM_JSON, FieldProblem
 from planner.api.reports import evaluation_report
-from planner.api.schemas import ListMetadata
+from planner.api.schemas import UID_PATTERN, ListMetadata
 from planner.db.errors import ResultNotFound
 from planner.db.result_pages import list_result_page
 from planner.db.results import get_result, save_result
@@ -65,7 +65,9 @@ from planner.worker.recommend_job import plain
 
 VERDICT_FAILED = "urn:trafficplanner:problem:verdict-failed"
 
-UidParam = Annotated[str, PathParameter(min_length=1, max_length=64, description="Evaluation id (uid)")]
+UidParam = Annotated[
+    str, PathParameter(pattern=UID_PATTERN, min_length=1, max_length=64, description="Evaluation id (uid)")
+]
 
 INLINE_SCHEMA = Schema(
     description=(
@@ -322,8 +324,12 @@ async def read_evaluation(uid: UidParam, db: DatabaseDep) -> EvaluationRecord:
 )
 async def comparisons(
     db: DatabaseDep,
-    base: Annotated[str, QueryParameter(min_length=1, max_length=64, description="Evaluation id: the before")],
-    other: Annotated[str, QueryParameter(min_length=1, max_length=64, description="Evaluation id: the after")],
+    base: Annotated[
+        str, QueryParameter(pattern=UID_PATTERN, min_length=1, max_length=64, description="Evaluation id: the before")
+    ],
+    other: Annotated[
+        str, QueryParameter(pattern=UID_PATTERN, min_length=1, max_length=64, description="Evaluation id: the after")
+    ],
 ) -> Comparison:
     before = await get_result(db, base)
     require_visible(before.namespace, ResultNotFound(base))

@@ -14,6 +14,7 @@ from planner.api.deps import DatabaseDep
 from planner.api.documents import problem, success
 from planner.api.evaluation_schemas import V1
 from planner.api.recommend_schemas import JobError, JobMetadata, JobResource, JobSubject, solver_outcome
+from planner.api.schemas import UID_PATTERN
 from planner.api.solving import too_many_requests
 from planner.db.engine import Database
 from planner.db.errors import JobNotFound
@@ -107,7 +108,8 @@ async def submit_recommend_job(
     },
 )
 async def read_job(
-    uid: Annotated[str, PathParameter(min_length=1, max_length=64, description="Job id")], db: DatabaseDep
+    uid: Annotated[str, PathParameter(pattern=UID_PATTERN, min_length=1, max_length=64, description="Job id")],
+    db: DatabaseDep,
 ) -> JobResource:
     job = await get_job(db, uid)
     require_visible(job.namespace, JobNotFound(uid))

@@ -55,7 +55,7 @@ from planner.api.recommend_service import (
     stored_recommend_inputs,
 )
 from planner.api.reports import recommendation_report
-from planner.api.schemas import ListMetadata
+from planner.api.schemas import UID_PATTERN, ListMetadata
 from planner.api.solving import runner_of, too_many_requests
 from planner.db.errors import ResultNotFound
 from planner.db.result_pages import list_result_page
@@ -312,7 +312,9 @@ async def list_recommendations(
 async def read_recommendation(
     namespace: NamespaceParam,
     name: NameParam,
-    uid: Annotated[str, PathParameter(min_length=1, max_length=64, description="Recommendation id")],
+    uid: Annotated[
+        str, PathParameter(pattern=UID_PATTERN, min_length=1, max_length=64, description="Recommendation id")
+    ],
     db: DatabaseDep,
 ) -> RecommendationRecord:
     stored = await get_result(db, uid)

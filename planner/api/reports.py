@@ -13,6 +13,7 @@ import planner
 from planner.api.deps import DatabaseDep
 from planner.api.documents import NameParam, NamespaceParam, problem, success
 from planner.api.evaluation_service import evaluation_record
+from planner.api.schemas import UID_PATTERN
 from planner.db.documents import get_document
 from planner.db.engine import Database
 from planner.db.errors import ResultNotFound
@@ -25,7 +26,9 @@ from planner.report.model import Report, ServiceReport
 from planner.worker.recommend_job import RECOMMENDATION
 
 HTML = "text/html; charset=utf-8"
-UidParam = Annotated[str, PathParameter(min_length=1, max_length=64, description="Result id (uid)")]
+UidParam = Annotated[
+    str, PathParameter(pattern=UID_PATTERN, min_length=1, max_length=64, description="Result id (uid)")
+]
 
 
 def _sources(stored: StoredResult) -> list[str]:

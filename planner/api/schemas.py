@@ -17,6 +17,9 @@ from planner.domain.base import Schema
 from planner.domain.documents import ApiVersion, ClusterSpec, LabelMap, ScenarioSpec, ServicePlanSpec
 from planner.domain.types import DnsLabel
 
+UID_PATTERN = r"^[0-9A-Za-z-]+$"
+"""Result and job ids (UUIDs): anything else cannot name a record and is refused as malformed (400)."""
+
 
 class ObjectMetadata(Schema):
     name: DnsLabel | None = None

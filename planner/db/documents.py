@@ -354,6 +354,8 @@ def decode_continue(token: str) -> tuple[str, str]:
         position = msgspec.json.decode(raw, type=_Position)
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise InvalidContinueToken from exc
+    if "\x00" in position.ns or "\x00" in position.n:  # never produced, and PostgreSQL text cannot hold it
+        raise InvalidContinueToken
     return position.ns, position.n
 
 

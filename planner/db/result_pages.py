@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
 import msgspec
 from sqlalchemy import select
@@ -21,7 +22,8 @@ class ResultPage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Position(msgspec.Struct, frozen=True):
-    before: int
+    before: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    """A row id (an INTEGER key): anything out of that range was not produced here."""
 
 
 def _encode(row_id: int) -> str:

@@ -171,3 +171,40 @@ async def test_options_lists_every_method_of_a_document(client):
     response = await client.options(URL)
     assert response.status_code == 204
     assert sorted(m.strip() for m in response.headers["allow"].split(",")) == ["DELETE", "GET", "OPTIONS", "PUT"]
+
+
+def _token(position: dict) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+async def test_values_no_record_can_hold_are_400_not_500(client):
+    # found by fuzzing: a NUL character reached PostgreSQL (which cannot store it in text) and answered 500
+    for url, params, field in (
+        ("/v1/comparisons", {"base": "\x13\x00", "other": "x"}, "base"),
+        ("/v1/evaluations/a%00b", {}, "uid"),
+        ("/v1/jobs/a%00b", {}, "uid"),
+        ("/v1/evaluations/a%00b/report.html", {}, "uid"),
+        ("/v1/namespaces/payments/serviceplans/web/recommendations/a%00b", {}, "uid"),
+    ):
+        problem = assert_problem(await client.get(url, params=params), 400)
+        assert problem["errors"][0]["field"] == field, (url, problem)
+    # continue tokens this service never produced: a NUL in a document position, a row id beyond INTEGER
+    for url, token in (
+        ("/v1/clusters", _token({"ns": "a\x00", "n": "b"})),
+        ("/v1/namespaces/payments/serviceplans/web/evaluations", _token({"before": 2**63})),
+    ):
+        problem = assert_problem(await client.get(url, params={"continue": token}), 400)
+        assert problem["errors"][0]["field"] == "continue"
+
+
+async def test_invalid_documents_to_evaluate_are_a_plain_problem_as_declared(client):
+    # the declared 422 covers both answers: this one carries no `result`, the verdict-failed one does
+    problem = assert_problem(await client.post("/v1/evaluate", content=b"[null]", headers=JSON), 422)
+    assert "result" not in problem
+    schema = client.app.openapi_schema.to_schema()
+    declared = schema["paths"]["/v1/evaluate"]["post"]["responses"]["422"]["content"]
+    assert list(declared) == ["application/problem+json"]
+    name = declared["application/problem+json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "result" not in schema["components"]["schemas"][name]["required"]

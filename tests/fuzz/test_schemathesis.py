@@ -5,7 +5,9 @@ conforms to the document (a declared status code, a declared content type, decla
 schema). Schemathesis' "valid data must be accepted" check is left out on purpose: the document cannot express
 every semantic rule (a label selector's grammar, an opaque ``continue`` token), so some schema-valid requests are
 rightly refused with a 4xx problem. At most
-``MAX_EXAMPLES`` cases per operation keep the run short; the totals are printed at the end of the session.
+``MAX_EXAMPLES`` cases per operation keep the run short; the totals are printed at the end of the session. The
+cases are derandomized (the same on every run); to explore others, drop ``derandomize`` locally and run
+``pytest tests/fuzz --hypothesis-seed=N``.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ def apps(migrated_urls, pytestconfig):
 @settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
+    # the same cases on every run (derived from the test, not the clock), so a green CI run stays green; a
+    # failure found once is kept in the suite by the fix's own test, not by an example database
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
 )
 def test_api_conforms_to_its_schema(case, apps):
