@@ -420,7 +420,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
             pods, source = best, "baseline"
             notes.append("No solution within the time limit; the best baseline that meets every rule is returned.")
         final[svc.index] = (pods, status, source, notes)
-    _keep_best_strategy(inst, final, shared, balance_first=not weights and order[0] == "balance")
+    _keep_best_strategy(inst, final, shared, baselines, balance_first=not weights and order[0] == "balance")
     if wall_cut:
         for si, (pods, status, source, notes) in final.items():
             if status not in {"optimal", "infeasible"}:
@@ -556,6 +556,7 @@ def _keep_best_strategy(
     inst: Instance,
     final: dict[int, tuple[IntArray | None, SolveStatus, str, list[str]]],
     shared: dict[int, list[tuple[str, IntArray, int]]],
+    baselines: dict[int, tuple[list[BaselineReport], IntArray | None, float | None]],
     *,
     balance_first: bool,
 ) -> None:
@@ -575,7 +576,11 @@ def _keep_best_strategy(
     best: tuple[str, dict[int, IntArray]] | None = None
     for name in STRATEGIES:
         plan = {svc.index: pods for svc in inst.services for n, pods, _ in shared[svc.index] if n == name}
-        key = _whole_key(inst, plan)
+        # each strategy ran with shared capacity (it fits); its engine scores are in the baseline reports
+        rows = [r for svc in inst.services for r in baselines[svc.index][0] if r.name == name]
+        ratios = [r.quality.hottest_pod_ratio for r in rows if r.replicas > 0]
+        invalid = len(inst.services) - sum(1 for r in rows if r.meets_constraints)
+        key = (0, invalid, round(max(ratios, default=0.0), 9), round(sum(ratios), 9))
         if key < best_key:
             best, best_key = (name, plan), key
     if best is None:
