@@ -680,7 +680,13 @@ def affinity_skew(
     busiest_node = hosting[busiest]
     stay = _own_node_probability(rows, entry_row, nodes)
     entered_elsewhere = pinned_in * (1.0 - stay)
-    repin_node = float((node_pinned[np.arange(samples), busiest] + entered_elsewhere[busiest_node]).mean())
+    # ``entered_elsewhere`` is an expectation over keys, not conditioned on the sample's pins: in a sample where
+    # the keys that entered the busiest node were pinned on it, adding it counts them twice. The union of the two
+    # sets can never exceed the sample's pinned traffic, so the estimate is capped there.
+    pinned_in_sample = pinned.sum(axis=1)
+    repin_node = float(
+        np.minimum(node_pinned[np.arange(samples), busiest] + entered_elsewhere[busiest_node], pinned_in_sample).mean()
+    )
 
     # No affinity: every connection is spread by its entry node's candidates.
     users_row = np.zeros(n_rows)

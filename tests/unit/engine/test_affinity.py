@@ -239,3 +239,13 @@ def test_memo_reused_across_routings_gives_the_same_numbers():
     ]
     assert memo  # something was cached
     assert shared[::-1] == fresh
+
+
+def test_node_loss_repin_never_exceeds_the_pinned_traffic():
+    # ETP Cluster, 3 nodes x 1 Pod, one NAT address behind a client-sticky LB: the key enters one node (1/3 each)
+    # and that node pins it to one of the 3 Pods. The busiest node is the one hosting that Pod; losing it re-pins
+    # exactly all traffic: 1.0. (An unconditioned "entered it but pinned elsewhere" term would add
+    # 1/3 * 2/3 = 2/9 and claim 1.22 of the traffic; the union of the two sets is bounded by what is pinned.)
+    result = skew([1 / 3] * 3, cluster([1, 1, 1]), ClientPopulation(count=100, nat_addresses=1))
+    assert result.hottest_pod_share_mean == pytest.approx(1.0)
+    assert result.repinned_on_node_loss == pytest.approx(1.0)
