@@ -56,6 +56,24 @@ def even_counts(inflow: FloatArray, current_total: int, limit: int = 64) -> IntA
     return fallback
 
 
+def same_count_spread(inp: EngineInput, lb: LoadBalancer) -> dict[str, int] | None:
+    """The same number of replicas, evenly per node, for an equal-per-node LB with cross-zone balancing.
+
+    Every used node then gets the same LB share and the same Pod count, so every Pod gets 1/R. R replicas go
+    R/K per node on K nodes, K the largest divisor of R not above the up, schedulable nodes; nodes with the most
+    Ready Pods today come first (fewest moves), then node order. None when that puts everything on one node.
+    """
+    if lb.model != "nodeEqual" or not lb.cross_zone:
+        return None
+    replicas = int(inp.ready.sum())
+    usable = np.flatnonzero(inp.node_up & inp.node_schedulable)
+    nodes = max((k for k in range(1, min(replicas, usable.shape[0]) + 1) if replicas % k == 0), default=0)
+    if nodes < 2:
+        return None
+    chosen = usable[np.argsort(-inp.ready[usable], kind="stable")[:nodes]]
+    return {inp.node_names[i]: replicas // nodes for i in sorted(chosen.tolist())}
+
+
 def _pct(value: float) -> str:
     return f"{value:.0%}"
 
@@ -96,7 +114,15 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
     ):
         inflow = entry_shares(lb, "Local", inp.ready, inp.node_up, inp.zone, leader=leader_index(inp, lb))
         counts = even_counts(np.where(inp.ready > 0, inflow, 0.0), int(inp.ready.sum()))
-        replicas = {inp.node_names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+        proportional = {inp.node_names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+        same_count = same_count_spread(inp, lb)
+        replicas = same_count or proportional
+        even_text = (
+            f"the same {int(inp.ready.sum())} replicas as {same_count} (equal Pods per node), or Pods per node "
+            f"proportional to each node's share of LB traffic: {proportional}"
+            if same_count
+            else f"Pods per node proportional to each node's share of LB traffic: {proportional}"
+        )
         cluster = _by_policy(
             results,
             external_traffic_policy="Cluster",
@@ -114,15 +140,20 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
                 message=(
                     f"externalTrafficPolicy: Local with a {lb.model} load balancer splits traffic per node, not per "
                     f"Pod: the hottest Pod gets {ext_summary.hottest_pod_ratio:.2f}x the mean of external traffic "
-                    f"({ext_summary.hottest_pod_share:.1%} of external connections){alt}. Pods per node "
-                    f"proportional to each node's share of LB traffic make it even: {replicas}."
+                    f"({ext_summary.hottest_pod_share:.1%} of external connections){alt}. Even per Pod: "
+                    f"{even_text}."
                 ),
                 evidence={
                     "hottestPodRatio": ext_summary.hottest_pod_ratio,
                     "hottestPodShare": ext_summary.hottest_pod_share,
                     "coefficientOfVariation": ext_summary.coefficient_of_variation,
                 },
-                fix=Fix(description="place Pods in proportion to each node's LB share", replicas=replicas),
+                fix=Fix(
+                    description="equal Pods on every used node"
+                    if same_count
+                    else "place Pods in proportion to each node's LB share",
+                    replicas=replicas,
+                ),
             )
         )
 

@@ -4,6 +4,7 @@ sections 3, 5 and 8 (arithmetic in the comments)."""
 from __future__ import annotations
 
 import msgspec
+import numpy as np
 import pytest
 from engine_builders import make_input
 
@@ -64,7 +65,16 @@ def test_local_two_plus_one_node_equal_is_25_25_50() -> None:
     assert cur.summary.hottest_pod_ratio == pytest.approx(1.5)
     assert cur.summary.extra_hop_fraction == 0
     tp001 = next(f for f in ev.findings if f.id == "TP001")
+    # The same 3 replicas one per node on the 3 up nodes (3 = 3 x 1; the largest divisor of 3 not above 3 nodes):
+    # every node 1/3 of the LB traffic, every Pod 1/3. The message also names the proportional alternative:
     # Pods proportional to the LB's per-node share (1/2, 1/2) with at least the 3 Pods there are: 2 and 2.
+    assert tp001.fix is not None
+    assert tp001.fix.replicas == {"n0": 1, "n1": 1, "n2": 1}
+    assert "{'n0': 2, 'n1': 2}" in tp001.message
+    # With n2 cordoned only two nodes can take Pods and 3 has no divisor 2: the proportional 2 + 2 remains.
+    cordoned = make_input([2, 1, 0], policy=LOCAL, external=400)
+    cordoned = msgspec.structs.replace(cordoned, node_schedulable=np.array([True, True, False]))
+    tp001 = next(f for f in evaluate_input(cordoned).findings if f.id == "TP001")
     assert tp001.fix is not None
     assert tp001.fix.replicas == {"n0": 2, "n1": 2}
 
