@@ -794,8 +794,27 @@ def _summary_text(
         and r.summary.hottest_pod_ratio < current.summary.hottest_pod_ratio - 1e-9
     ]
     if better:
-        best = min(better, key=lambda r: (r.summary.hottest_pod_ratio, r.summary.extra_hop_fraction))
-        lines.append(f"More even: {best.policy.label}: {_line(best.summary)}.")
+
+        def changed_fields(r: PolicyResult) -> int:
+            return sum(getattr(r.policy, f) != getattr(current.policy, f) for f in r.policy.__struct_fields__)
+
+        def rank(r: PolicyResult) -> tuple[float, float, int]:
+            return (round(r.summary.hottest_pod_ratio, 9), round(r.summary.extra_hop_fraction, 9), changed_fields(r))
+
+        keeps_ip = [
+            r
+            for r in better
+            if (r.summary.client_ip_visible_fraction or 0.0) >= (current.summary.client_ip_visible_fraction or 0.0)
+        ]
+        if inp.requirements.client_ip_required and keeps_ip:
+            best = min(keeps_ip, key=rank)
+            lines.append(f"More even, keeping the client IP: {best.policy.label}: {_line(best.summary)}.")
+        else:
+            best = min(better, key=rank)
+            current_ip = current.summary.client_ip_visible_fraction or 0.0
+            lost = (best.summary.client_ip_visible_fraction or 0.0) < current_ip
+            caveat = " (but the client IP is lost)" if lost else ""
+            lines.append(f"More even{caveat}: {best.policy.label}: {_line(best.summary)}.")
     lines.append(f"Verdict: {verdict}" + (f" ({'; '.join(failures)})." if failures else "."))
     return " ".join(lines)
 

@@ -299,3 +299,12 @@ def test_kubernetes_acronyms_in_json_keys() -> None:
     encoded = msgspec.json.encode(ev).decode()
     assert 'Ip"' not in encoded
     assert 'Ips"' not in encoded
+
+
+def test_summary_says_when_the_more_even_policy_loses_the_client_ip() -> None:
+    # 2 + 1 Pods under Local: 1.5x (see above). Cluster evens it to 1.0x but masquerades external traffic, so
+    # with clientIP required the summary must not offer it as a plain improvement.
+    ev = evaluate_input(
+        make_input([2, 1, 0], policy=LOCAL, external=300, requirements=Requirements(client_ip_required=True))
+    )
+    assert "More even (but the client IP is lost): externalTrafficPolicy=Cluster" in ev.summary
