@@ -8,13 +8,13 @@ would change.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
-from planner.domain.bundle import BundleItem, InputBundle, bundle_from_objects, plans_from_bundle
+from planner.domain.bundle import BundleItem, InputBundle, bundle_from_objects, plans_from_bundle, profile_for
 from planner.domain.documents import Cluster, Scenario, ServicePlan
 from planner.domain.errors import FieldError, InvalidDocument
 from planner.domain.fielderrors import join, not_found, required, type_error
@@ -26,6 +26,8 @@ from planner.report.model import Location
 
 INPUT_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
+
+_Doc = TypeVar("_Doc", Cluster, ServicePlan, Scenario)
 
 
 def _files(path: Path) -> list[Path]:
@@ -128,6 +130,11 @@ class Inputs:
         self.evaluables: list[Evaluable] = []
         self.sources: list[PlanSource] = []
 
+    def add(self, evaluable: Evaluable, source: PlanSource) -> None:
+        """Queue ``evaluable``, remembering where its plan was written."""
+        self.evaluables.append(evaluable)
+        self.sources.append(source)
+
     @property
     def source_names(self) -> list[str]:
         return list(dict.fromkeys(o.source for o in self.objects))
@@ -150,18 +157,6 @@ def _workload_for(bundle: InputBundle, service: BundleItem, namespace: str) -> B
     return None
 
 
-def _profile_for(bundle: InputBundle, service: BundleItem) -> BundleItem | None:
-    general: BundleItem | None = None
-    for profile in bundle.profiles:
-        spec = profile.raw.get("spec")
-        names = spec.get("services") if isinstance(spec, dict) else None
-        if names is None:
-            general = general or profile
-        elif isinstance(names, list) and service.name in names:
-            return profile
-    return general
-
-
 def _decode(item: BundleItem, kind: type[Any], kubernetes_version: str) -> Any:
     try:
         doc = msgspec.convert(item.raw, kind)
@@ -171,6 +166,22 @@ def _decode(item: BundleItem, kind: type[Any], kubernetes_version: str) -> Any:
         return validate_document(doc, kubernetes_version=kubernetes_version)
     except InvalidDocument as exc:
         raise InvalidDocument(item.locate(exc.errors), summary=exc.summary) from exc
+
+
+def _documents(
+    bundle: InputBundle, kind: type[_Doc], kubernetes_version: str, errors: list[FieldError]
+) -> Iterator[tuple[BundleItem, _Doc]]:
+    """Every valid document of ``kind`` (its class name is its ``kind``) in input order; the errors of invalid
+    ones go to ``errors``."""
+    for item in bundle.documents:
+        if item.kind != kind.__name__:
+            continue
+        try:
+            doc: _Doc = _decode(item, kind, kubernetes_version)
+        except InvalidDocument as exc:
+            errors.extend(exc.errors)
+            continue
+        yield item, doc
 
 
 def build_inputs(objects: list[LoadedObject], *, cluster_name: str, namespace: str = "default") -> Inputs:
@@ -186,14 +197,7 @@ def build_inputs(objects: list[LoadedObject], *, cluster_name: str, namespace: s
     clusters: dict[str, Cluster] = {cluster.metadata.name: cluster}
     version = cluster.spec.kubernetes_version
     errors: list[FieldError] = []
-    for item in bundle.documents:
-        if item.kind != "Cluster":
-            continue
-        try:
-            other = _decode(item, Cluster, version)
-        except InvalidDocument as exc:
-            errors.extend(exc.errors)
-            continue
+    for _, other in _documents(bundle, Cluster, version, errors):
         clusters.setdefault(other.metadata.name, other)
 
     by_name: dict[str, tuple[ServicePlan, PlanSource]] = {}
@@ -201,37 +205,21 @@ def build_inputs(objects: list[LoadedObject], *, cluster_name: str, namespace: s
         source = PlanSource(
             service=service,
             workload=_workload_for(bundle, service, namespace),
-            profile=_profile_for(bundle, service),
+            profile=profile_for(bundle, service),
         )
         by_name[plan.metadata.name] = (plan, source)
-        inputs.evaluables.append(Evaluable(cluster=cluster, plan=plan))
-        inputs.sources.append(source)
+        inputs.add(Evaluable(cluster=cluster, plan=plan), source)
 
-    for item in bundle.documents:
-        if item.kind != "ServicePlan":
-            continue
-        try:
-            plan = _decode(item, ServicePlan, version)
-        except InvalidDocument as exc:
-            errors.extend(exc.errors)
-            continue
+    for item, plan in _documents(bundle, ServicePlan, version, errors):
         target = clusters.get(plan.spec.cluster_ref)
         if target is None:
             errors.extend(item.locate([not_found("spec.clusterRef", plan.spec.cluster_ref, "no such Cluster")]))
             continue
         source = PlanSource(plan_document=item)
         by_name[plan.metadata.name] = (plan, source)
-        inputs.evaluables.append(Evaluable(cluster=target, plan=plan))
-        inputs.sources.append(source)
+        inputs.add(Evaluable(cluster=target, plan=plan), source)
 
-    for item in bundle.documents:
-        if item.kind != "Scenario":
-            continue
-        try:
-            scenario = _decode(item, Scenario, version)
-        except InvalidDocument as exc:
-            errors.extend(exc.errors)
-            continue
+    for item, scenario in _documents(bundle, Scenario, version, errors):
         for position, ref in enumerate(scenario.spec.service_plan_refs):
             found = by_name.get(ref)
             if found is None:
@@ -239,8 +227,7 @@ def build_inputs(objects: list[LoadedObject], *, cluster_name: str, namespace: s
                 continue
             plan, source = found
             target = clusters.get(scenario.spec.cluster_ref, cluster)
-            inputs.evaluables.append(Evaluable(cluster=target, plan=plan, scenario=scenario))
-            inputs.sources.append(source)
+            inputs.add(Evaluable(cluster=target, plan=plan, scenario=scenario), source)
     if errors:
         raise InvalidDocument(errors, summary="input is invalid")
     if not inputs.evaluables:

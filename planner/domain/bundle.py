@@ -197,7 +197,8 @@ def _locate_list_error(error: FieldError, bundle: InputBundle) -> FieldError:
     return item.locate([msgspec.structs.replace(error, field=error.field[match.end() :])])[0]
 
 
-def _profile_for(bundle: InputBundle, service: BundleItem) -> BundleItem | None:
+def profile_for(bundle: InputBundle, service: BundleItem) -> BundleItem | None:
+    """The TrafficProfile for ``service``: one that names it in ``spec.services``, else the first general one."""
     general: BundleItem | None = None
     for profile in bundle.profiles:
         spec = profile.raw.get("spec")
@@ -278,7 +279,7 @@ def plans_from_bundle(
                 ):
                     workload = candidate
                     break
-        profile_item = _profile_for(bundle, service)
+        profile_item = profile_for(bundle, service)
         traffic: dict[str, Any] = {}
         requirements: dict[str, Any] = {}
         if profile_item is not None:
@@ -359,4 +360,5 @@ __all__ = [
     "TrafficProfileSpec",
     "bundle_from_objects",
     "plans_from_bundle",
+    "profile_for",
 ]
