@@ -17,13 +17,13 @@ import random
 from typing import Any
 
 import numpy as np
-from engine_sim_builders import make_input
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planner.domain.traffic import ClientPopulation, LoadBalancer
 from planner.engine.evaluate import evaluate_input
 from planner.engine.inputs import ServicePolicy
+from tests.unit.engine.engine_builders import make_input
 
 CONNECTIONS = 20_000
 CLIENTS = 2_000
