@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.domain.errors import FieldError, InvalidDocument
+from planner.domain.fielderrors import not_found
 from planner.domain.traffic import Callers
 from planner.engine.metrics import BoolArray, FloatArray, IntArray
 
@@ -36,14 +37,7 @@ def caller_shares(
         for name, value in per_node.items():
             i = index.get(name)
             if i is None:
-                errors.append(
-                    FieldError(
-                        field=f"{CALLERS_PATH}.{field}.{name}",
-                        type="NotFound",
-                        value=name,
-                        message=f"node {name!r} is not in the cluster",
-                    )
-                )
+                errors.append(not_found(f"{CALLERS_PATH}.{field}.{name}", name, f"node {name!r} is not in the cluster"))
                 continue
             weights[i] += value
     elif callers.zone_shares is not None:
@@ -53,12 +47,7 @@ def caller_shares(
             z = zone_index.get(name)
             if z is None:
                 errors.append(
-                    FieldError(
-                        field=f"{CALLERS_PATH}.zoneShares.{name}",
-                        type="NotFound",
-                        value=name,
-                        message=f"zone {name!r} has no node in the cluster",
-                    )
+                    not_found(f"{CALLERS_PATH}.zoneShares.{name}", name, f"zone {name!r} has no node in the cluster")
                 )
                 continue
             if up_per_zone[z] > 0:

@@ -22,6 +22,7 @@ from planner.domain.documents import (
     ZoneDown,
 )
 from planner.domain.errors import FieldError, InvalidDocument
+from planner.domain.fielderrors import forbidden, invalid, not_found
 from planner.domain.service_rules import is_headless, validate_service
 from planner.domain.traffic import TrafficProfile
 from planner.engine.cluster_index import POD_NOT_READY, POD_READY, POD_TERMINATING, cluster_index
@@ -88,11 +89,10 @@ def override_policy(policy: ServicePolicy, change: OverridePolicy, *, path: str)
     if change.external_traffic_policy is not None:
         if not policy.externally_accessible:
             errors.append(
-                FieldError(
-                    field=f"{path}.externalTrafficPolicy",
-                    type="Invalid",
-                    value=change.external_traffic_policy,
-                    message="may only be set for externally-accessible services",
+                invalid(
+                    f"{path}.externalTrafficPolicy",
+                    change.external_traffic_policy,
+                    "may only be set for externally-accessible services",
                 )
             )
         updates["external_traffic_policy"] = change.external_traffic_policy
@@ -108,21 +108,13 @@ def override_policy(policy: ServicePolicy, change: OverridePolicy, *, path: str)
         affinity = updates.get("session_affinity", policy.session_affinity)
         if affinity != "ClientIP":
             errors.append(
-                FieldError(
-                    field=f"{path}.timeoutSeconds",
-                    type="Forbidden",
-                    value=change.timeout_seconds,
-                    message="may not be set when sessionAffinity is 'None'",
+                forbidden(
+                    f"{path}.timeoutSeconds", "may not be set when sessionAffinity is 'None'", change.timeout_seconds
                 )
             )
         elif not 0 < change.timeout_seconds <= MAX_AFFINITY_TIMEOUT_SECONDS:
             errors.append(
-                FieldError(
-                    field=f"{path}.timeoutSeconds",
-                    type="Invalid",
-                    value=change.timeout_seconds,
-                    message="must be greater than 0 and less than 86400",
-                )
+                invalid(f"{path}.timeoutSeconds", change.timeout_seconds, "must be greater than 0 and less than 86400")
             )
         updates["timeout_seconds"] = change.timeout_seconds
     if change.traffic_distribution is not None:
@@ -214,11 +206,10 @@ def build_input(cluster: Cluster, plan: ServicePlan, *, scenario: Scenario | Non
             for name, value in getattr(placement, _snake(field)).items():
                 if name not in index:
                     errors.append(
-                        FieldError(
-                            field=f"spec.placement.{field}.{name}",
-                            type="NotFound",
-                            value=name,
-                            message=f"node {name!r} is not in cluster {cluster.metadata.name!r}",
+                        not_found(
+                            f"spec.placement.{field}.{name}",
+                            name,
+                            f"node {name!r} is not in cluster {cluster.metadata.name!r}",
                         )
                     )
                     continue
@@ -241,11 +232,10 @@ def build_input(cluster: Cluster, plan: ServicePlan, *, scenario: Scenario | Non
                 i = index.get(change.node, -1)
                 if i < 0:
                     errors.append(
-                        FieldError(
-                            field=f"{path}.node",
-                            type="NotFound",
-                            value=change.node,
-                            message=f"node {change.node!r} is not in cluster {cluster.metadata.name!r}",
+                        not_found(
+                            f"{path}.node",
+                            change.node,
+                            f"node {change.node!r} is not in cluster {cluster.metadata.name!r}",
                         )
                     )
                     continue
@@ -257,11 +247,10 @@ def build_input(cluster: Cluster, plan: ServicePlan, *, scenario: Scenario | Non
                 z = zone_index.get(change.zone, -1)
                 if z < 0:
                     errors.append(
-                        FieldError(
-                            field=f"{path}.zone",
-                            type="NotFound",
-                            value=change.zone,
-                            message=f"no node of cluster {cluster.metadata.name!r} is in zone {change.zone!r}",
+                        not_found(
+                            f"{path}.zone",
+                            change.zone,
+                            f"no node of cluster {cluster.metadata.name!r} is in zone {change.zone!r}",
                         )
                     )
                     continue
