@@ -5,7 +5,6 @@ The service's evaluate endpoint is exercised here through an httpx transport tha
 """
 
 import json
-import socket
 
 import httpx
 import msgspec
@@ -18,12 +17,7 @@ from planner.cli.sources import build_inputs, read_inputs
 from planner.domain.errors import InvalidDocument
 from planner.domain.loading import load_objects
 from tests.cli.clihelpers import SHOP, SHOP_FILES, STRICT, run
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.processes import free_port
 
 
 def fake_service(request: httpx.Request) -> httpx.Response:
@@ -119,7 +113,7 @@ def test_server_errors_and_wrong_schema_are_service_errors(response):
 
 
 def test_unreachable_server_exits_3():
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = run("evaluate", SHOP, "--server", url, "--timeout", "5")
     assert result.exit_code == 3
     assert f"cannot reach {url}/v1/evaluate" in result.stderr

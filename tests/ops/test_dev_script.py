@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,12 +20,6 @@ def write_executable(path: Path, body: str) -> Path:
     path.write_text("#!/usr/bin/env bash\n" + body)
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_help_lists_every_command():
@@ -74,7 +69,7 @@ def test_dev_pins_the_uv_it_installs(dev_module):
 
 def test_postgres_probe_tells_a_closed_port_from_the_test_server(dev_module):
     assert dev_module.postgres_ready(dev_module.POSTGRES_HOST, dev_module.POSTGRES_PORT)
-    assert not dev_module.postgres_ready("127.0.0.1", closed_port())
+    assert not dev_module.postgres_ready("127.0.0.1", free_port())
 
 
 def test_missing_postgres_fails_with_an_explanation(dev_module, tmp_path, monkeypatch):

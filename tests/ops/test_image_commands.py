@@ -10,17 +10,15 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.support.processes import environment_without_planner_settings, free_port, http_status, wait_for_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -29,20 +27,6 @@ POSTGRES_HOST = os.environ.get("PLANNER_TEST_POSTGRES_HOST", "127.0.0.1")
 POSTGRES_PORT = int(os.environ.get("PLANNER_TEST_POSTGRES_PORT", "5432"))
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -65,7 +49,7 @@ def database_url(request, tmp_path):
 @pytest.fixture
 def image_env(runtime_stage, database_url):
     """The runtime stage's ENV, with the image's virtual environment mapped to this checkout's."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PLANNER_")}
+    env = environment_without_planner_settings()
     env.update(runtime_stage.pairs("ENV"))
     assert env["PATH"] == f"{IMAGE_VENV_BIN}:${{PATH}}"
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"
@@ -122,17 +106,7 @@ def test_server_answers_health_checks_and_stops_cleanly_on_sigterm(runtime_stage
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert server.poll() is None, f"server exited with {server.returncode}:\n{log_path.read_text()}"
-            try:
-                status = http_status(f"http://127.0.0.1:{port}/health")
-            except OSError:
-                status = 0
-            if status == 200:
-                break
-            assert time.monotonic() < deadline, f"no healthy answer on port {port}:\n{log_path.read_text()}"
-            time.sleep(0.2)
+        wait_for_ok(server, f"http://127.0.0.1:{port}/health", seconds=STARTUP_SECONDS, output=log_path.read_text)
 
         assert http_status(f"http://127.0.0.1:{port}/ready") == 200
 
@@ -184,7 +158,7 @@ def test_readme_serve_command_migrates_and_serves_the_ui(tmp_path):
     # The README's first command, `python3 dev serve`, on a fresh SQLite file: `dev` applies the
     # migrations, then replaces itself with the server, so the process it started is the server.
     db_file = tmp_path / "readme.db"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PLANNER_")}
+    env = environment_without_planner_settings()
     env["PLANNER_DATABASE_URL"] = f"sqlite:///{db_file}"
     port = free_port()
     log_path = tmp_path / "dev-serve.log"
@@ -198,16 +172,7 @@ def test_readme_serve_command_migrates_and_serves_the_ui(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert server.poll() is None, f"dev serve exited with {server.returncode}:\n{log_path.read_text()}"
-            try:
-                if http_status(f"http://127.0.0.1:{port}/health") == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
+        wait_for_ok(server, f"http://127.0.0.1:{port}/health", seconds=STARTUP_SECONDS, output=log_path.read_text)
         assert http_status(f"http://127.0.0.1:{port}/ready") == 200
         assert http_status(f"http://127.0.0.1:{port}/schema") == 200
         assert db_file.is_file()

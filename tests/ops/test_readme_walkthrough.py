@@ -9,14 +9,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.ops.test_image_commands import free_port
+from tests.support.processes import environment_without_planner_settings, free_port, wait_for_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -32,7 +29,7 @@ def walkthrough_script() -> str:
 @pytest.fixture
 def service(tmp_path):
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PLANNER_")}
+    env = environment_without_planner_settings()
     env["PLANNER_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'walkthrough.db'}"
     process = subprocess.Popen(
         [str(VENV_BIN / "planner"), "serve", "--migrate", "--host", "127.0.0.1", "--port", str(port)],
@@ -42,16 +39,8 @@ def service(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=2):
-                break
-        except (urllib.error.URLError, ConnectionError):
-            assert process.poll() is None, "the service exited during start-up"
-            assert time.monotonic() < deadline, "the service did not become ready"
-            time.sleep(0.2)
     try:
+        wait_for_ok(process, f"{url}/ready", seconds=60)
         yield url
     finally:
         process.terminate()
@@ -59,7 +48,7 @@ def service(tmp_path):
 
 
 def test_walkthrough_runs_as_written(service):
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PLANNER_")}
+    env = environment_without_planner_settings()
     env["PLANNER"] = service
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env['PATH']}"
     result = subprocess.run(
