@@ -241,3 +241,31 @@ def test_enough_wall_clock_time_leaves_the_flag_off():
     assert result.status == "optimal"
     assert not result.statistics.wall_clock_limit_reached
     assert result.statistics.wall_clock_limit_seconds == 60
+
+
+def test_sequential_re_solve_at_every_services_own_optimum_is_certified_without_a_joint_model():
+    # 4 nodes with 1 cpu each (one 1-cpu Pod per node). "wide" (2 replicas) may use any node, "narrow" (2 replicas)
+    # only n0, n1 (nodeSelector). Alone, each is even at 1/1 on two nodes (ratio 2 / (2 x 1) = 1, spread
+    # 1 zone x (4 + 1) + 2 nodes = 7), and both pick n0, n1: 2 Pods on a 1-cpu node, so they are coupled. Re-solved
+    # one after another, wide first takes n0, n1 again and narrow has no room; the next round puts narrow first
+    # (n0, n1) and wide on n2, n3: both at their own optimum for every term, which no shared plan can beat, so the
+    # plan is certified optimal and no joint model is built.
+    nodes = equal_nodes(4, cpu="1")
+    for n in nodes[:2]:
+        n["labels"] = {"role": "edge"}
+    goals = [
+        {"plan": plan("wide", replicas=2, cpu="1")},
+        {"plan": plan("narrow", replicas=2, cpu="1", nodeSelector={"role": "edge"})},
+    ]
+    result = recommend(request(cluster(nodes), goals, includeManifests=False))
+    wide, narrow = result.services
+    assert narrow.pods_per_node == {"n0": 1, "n1": 1}
+    assert wide.pods_per_node == {"n2": 1, "n3": 1}
+    assert [wide.quality.hottest_pod_ratio, narrow.quality.hottest_pod_ratio] == pytest.approx([1.0, 1.0])
+    assert result.status == "optimal"
+    assert result.statistics.decomposition == "joint"
+    assert result.statistics.joint_services == 2
+    assert result.statistics.joint_status is None  # no joint model was needed
+    assert result.statistics.joint_choice == "sequential"
+    assert result.certificate is not None
+    assert "re-solved one after another" in result.certificate
