@@ -18,7 +18,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support.processes import environment_without_planner_settings, free_port, http_status, wait_for_ok
+from tests.support.processes import (
+    environment_without_planner_settings,
+    free_port,
+    http_status,
+    logged_process,
+    wait_for_ok,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -96,16 +102,7 @@ def test_server_answers_health_checks_and_stops_cleanly_on_sigterm(runtime_stage
     assert migrated.returncode == 0, migrated.stderr
     port = free_port()
     log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            serve_command(runtime_stage, port),
-            cwd=ROOT,
-            env=image_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with logged_process(serve_command(runtime_stage, port), cwd=ROOT, env=image_env, log_path=log_path) as server:
         wait_for_ok(server, f"http://127.0.0.1:{port}/health", seconds=STARTUP_SECONDS, output=log_path.read_text)
 
         assert http_status(f"http://127.0.0.1:{port}/ready") == 200
@@ -121,10 +118,6 @@ def test_server_answers_health_checks_and_stops_cleanly_on_sigterm(runtime_stage
 
         server.send_signal(signal.SIGTERM)
         status = server.wait(timeout=STOP_SECONDS)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
     log = log_path.read_text()
     # A clean stop: the application's shutdown ran to completion, then uvicorn re-raises the
     # signal it caught so the process ends "terminated by SIGTERM" (uvicorn/server.py,
@@ -162,26 +155,14 @@ def test_readme_serve_command_migrates_and_serves_the_ui(tmp_path):
     env["PLANNER_DATABASE_URL"] = f"sqlite:///{db_file}"
     port = free_port()
     log_path = tmp_path / "dev-serve.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, str(ROOT / "dev"), "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    dev_serve = [sys.executable, str(ROOT / "dev"), "serve", "--port", str(port)]
+    with logged_process(dev_serve, cwd=tmp_path, env=env, log_path=log_path) as server:
         wait_for_ok(server, f"http://127.0.0.1:{port}/health", seconds=STARTUP_SECONDS, output=log_path.read_text)
         assert http_status(f"http://127.0.0.1:{port}/ready") == 200
         assert http_status(f"http://127.0.0.1:{port}/schema") == 200
         assert db_file.is_file()
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=STOP_SECONDS)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
     log = log_path.read_text()
     assert "==> planner db upgrade" in log
     assert log.index("==> planner db upgrade") < log.index(f"Uvicorn running on http://127.0.0.1:{port}")

@@ -8,7 +8,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -30,6 +32,23 @@ def http_status(url: str) -> int:
 def environment_without_planner_settings() -> dict[str, str]:
     """This process's environment minus every ``PLANNER_*`` setting, so a child starts from the defaults."""
     return {key: value for key, value in os.environ.items() if not key.startswith("PLANNER_")}
+
+
+@contextmanager
+def logged_process(
+    command: Sequence[str], *, cwd: Path, env: dict[str, str], log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` with its stdout and stderr going to ``log_path``; killed on exit if it still runs."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def wait_for_ok(
