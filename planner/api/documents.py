@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
+import yaml
 from litestar import HttpMethod, Response, Router, delete, get, put, route
 from litestar.datastructures import ResponseHeader
 from litestar.handlers import HTTPRouteHandler
@@ -158,6 +159,21 @@ def resource_body(stored: StoredDocument) -> dict[str, Any]:
 
 def document_response(stored: StoredDocument, status: int = 200, **headers: str) -> Response[dict[str, Any]]:
     return Response(resource_body(stored), status_code=status, headers={"ETag": etag(stored.revision), **headers})
+
+
+YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+
+
+def prefers_yaml(accept: str | None) -> bool:
+    """Whether the first media type the client lists in ``Accept`` is YAML."""
+    first = (accept or "").split(",")[0].split(";")[0].strip().lower()
+    return first in YAML_MEDIA_TYPES
+
+
+def yaml_document_response(stored: StoredDocument) -> Response[str]:
+    """The document as ``kubectl get -o yaml`` prints one: block style, apiVersion/kind/metadata/spec order."""
+    text = yaml.safe_dump(msgspec.to_builtins(resource_body(stored)), sort_keys=False, allow_unicode=True)
+    return Response(text, media_type="application/yaml", headers={"ETag": etag(stored.revision)})
 
 
 def _mismatch(field: str, given: str, expected: str) -> ApiProblem:
@@ -317,15 +333,24 @@ def document_router(spec: KindSpec) -> Router:
         item,
         operation_id=f"read{spec.kind}",
         summary=f"Read a {spec.kind}",
-        description="The latest revision, or `?revision=N` (old revisions stay readable, also after a delete).",
+        description=(
+            "The latest revision, or `?revision=N` (old revisions stay readable, also after a delete). "
+            "JSON by default; `Accept: application/yaml` returns the same document as YAML, the way kubectl "
+            "prints it."
+        ),
         tags=tags,
         operation_class=custom_operation(None, (ETAG_HEADER,), ("200",)),
         responses={200: resource_ok, 400: bad_request, 404: not_found},
     )
     async def read(
-        namespace: NamespaceParam, name: NameParam, db: DatabaseDep, revision: RevisionQuery = None
-    ) -> Response[dict[str, Any]]:
-        return document_response(await get_document(db, spec.kind, namespace, name, revision))
+        namespace: NamespaceParam,
+        name: NameParam,
+        db: DatabaseDep,
+        revision: RevisionQuery = None,
+        accept: Annotated[str | None, HeaderParameter(name="Accept", include_in_schema=False)] = None,
+    ) -> Response[dict[str, Any]] | Response[str]:
+        stored = await get_document(db, spec.kind, namespace, name, revision)
+        return yaml_document_response(stored) if prefers_yaml(accept) else document_response(stored)
 
     @delete(
         item,

@@ -54,6 +54,21 @@ async def test_apply_yaml_read_back_and_see_revisions(client):
     assert missing.headers["content-type"] == "application/problem+json"
 
 
+async def test_read_as_yaml_the_way_kubectl_prints_it(client):
+    await client.put(CLUSTER_URL, content=CLUSTER_YAML, headers=YAML)
+    answer = await client.get(CLUSTER_URL, headers={"Accept": "application/yaml"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/yaml")
+    assert answer.headers["etag"] == '"1"'
+    text = answer.text
+    # Block style, keys in kubectl's order, and the same document as the JSON answer.
+    assert text.startswith("apiVersion: trafficplanner.io/v1\nkind: Cluster\nmetadata:\n")
+    assert text.index("metadata:") < text.index("spec:")
+    assert yaml.safe_load(text) == (await client.get(CLUSTER_URL)).json()
+    # JSON stays the default, also when JSON comes first in Accept.
+    assert (await client.get(CLUSTER_URL, headers={"Accept": "application/json, application/yaml"})).json()
+
+
 async def test_json_body_and_name_filled_from_the_url(client):
     body = cluster()
     del body["metadata"]["name"]
