@@ -16,7 +16,7 @@ from sqlalchemy.engine import CursorResult
 
 from planner.db.base import utcnow
 from planner.db.engine import Database
-from planner.db.jobs import Job, get_job
+from planner.db.jobs import Job, job_from_record
 from planner.db.models import JobRecord
 
 _QUEUE_LOCK = 0x706C616E  # PostgreSQL advisory lock key serialising bounded enqueues
@@ -55,24 +55,25 @@ async def enqueue_bounded(
         ).scalar_one()
         if waiting >= limit:
             raise QueueFull(limit)
-        session.add(
-            JobRecord(
-                uid=uid,
-                kind=kind,
-                namespace=namespace,
-                status="queued",
-                request=request,
-                result=None,
-                error=None,
-                attempts=0,
-                max_attempts=max_attempts,
-                created_at=now,
-                updated_at=now,
-                started_at=None,
-                finished_at=None,
-            )
+        row = JobRecord(
+            uid=uid,
+            kind=kind,
+            namespace=namespace,
+            status="queued",
+            request=request,
+            result=None,
+            error=None,
+            attempts=0,
+            max_attempts=max_attempts,
+            created_at=now,
+            updated_at=now,
+            started_at=None,
+            finished_at=None,
         )
-    return await get_job(db, uid)
+        session.add(row)
+        await session.flush()
+        # the job as accepted: read back later, a runner may already have claimed it
+        return job_from_record(row)
 
 
 async def heartbeat(db: Database, uid: str) -> bool:

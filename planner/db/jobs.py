@@ -38,7 +38,7 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     finished_at: datetime | None
 
 
-def _job(row: JobRecord) -> Job:
+def job_from_record(row: JobRecord) -> Job:
     return Job(
         uid=row.uid,
         kind=row.kind,
@@ -79,7 +79,7 @@ async def enqueue_job(
     async with db.write() as session:
         session.add(row)
         await session.flush()
-    return _job(row)
+    return job_from_record(row)
 
 
 async def get_job(db: Database, uid: str) -> Job:
@@ -88,7 +88,7 @@ async def get_job(db: Database, uid: str) -> Job:
         row = (await session.execute(select(JobRecord).where(JobRecord.uid == uid))).scalar_one_or_none()
     if row is None:
         raise JobNotFound(uid)
-    return _job(row)
+    return job_from_record(row)
 
 
 async def claim_job(db: Database, kind: str | None = None) -> Job | None:
@@ -119,7 +119,7 @@ async def claim_job(db: Database, kind: str | None = None) -> Job | None:
             )
             if swap.rowcount == 1:
                 await session.refresh(row)
-                return _job(row)
+                return job_from_record(row)
     return None
 
 
@@ -141,7 +141,7 @@ async def _finish(db: Database, uid: str, values: dict[str, Any]) -> Job:
             msg = f"job {uid} is {row.status}, not running"
             raise PreconditionFailed(msg, None)
         await session.refresh(row)
-        return _job(row)
+        return job_from_record(row)
 
 
 async def complete_job(db: Database, uid: str, result: dict[str, Any]) -> Job:

@@ -91,19 +91,18 @@ class InProcessRunner:
             return 0
         await requeue_expired(self.db, self.settings.lease_seconds)
         started = 0
-        while True:
+        # A slot is taken only once a job is claimed: holding one while the database answers "nothing queued"
+        # would turn away an inline solve that arrives meanwhile although no solve runs.
+        while self.limiter.available_tokens >= 1:
+            job = await claim_job(self.db)
+            if job is None:
+                break
             borrower = object()
             try:
                 self.limiter.acquire_on_behalf_of_nowait(borrower)
             except anyio.WouldBlock:
-                break
-            try:
-                job = await claim_job(self.db)
-            except BaseException:
-                self.limiter.release_on_behalf_of(borrower)
-                raise
-            if job is None:
-                self.limiter.release_on_behalf_of(borrower)
+                # an inline solve took the slot while the job was being claimed: the job waits for the next one
+                await release(self.db, job.uid)
                 break
             group.start_soon(self._run, job, borrower)
             started += 1

@@ -21,7 +21,7 @@ from planner.api.app import create_app
 from planner.config import Settings
 from planner.db.base import utcnow
 from planner.db.engine import Database
-from planner.db.jobs import claim_job, get_job
+from planner.db.jobs import claim_job, enqueue_job, get_job
 from planner.db.models import JobRecord
 from planner.worker import recommend_job
 from tests.api.test_recommend_api import NS, cluster_doc, options, plan_doc
@@ -196,3 +196,73 @@ async def test_a_job_whose_worker_died_runs_again_after_restart(database_url, mo
         job = await until_done(client, response.headers["location"])
         assert job["status"] == "succeeded", job
         assert job["attempts"] == 2  # the dead worker's attempt, then this one
+
+
+async def test_looking_for_queued_jobs_holds_no_solve_slot(db, monkeypatch):
+    # The runner looks for queued jobs whenever a slot frees up. It used to take the slot first and give it back
+    # when the table had nothing queued, so an inline solve arriving during that query got 429 although nothing
+    # ran. Now a slot is taken only for a claimed job; a job claimed while an inline solve took the last slot
+    # goes back to the queue, its attempt not counted, and runs when the slot frees.
+    from planner.worker import runner as runner_module
+    from planner.worker.runner import InProcessRunner
+    from planner.worker.settings import SolveSettings
+
+    looks: asyncio.Queue[None] = asyncio.Queue()
+    permits: asyncio.Queue[None] = asyncio.Queue()
+    claimed: asyncio.Queue[object] = asyncio.Queue()
+    unrestricted = asyncio.Event()
+    handed_back = asyncio.Event()
+    real_claim, real_release = runner_module.claim_job, runner_module.release
+
+    async def claim_when_told(database, kind=None):
+        if not unrestricted.is_set():
+            looks.put_nowait(None)
+            await permits.get()
+        job = await real_claim(database, kind)
+        claimed.put_nowait(job)
+        return job
+
+    async def release_and_tell(database, uid):
+        released = await real_release(database, uid)
+        handed_back.set()
+        return released
+
+    ran: list[str] = []
+
+    async def handler(_db, job):
+        ran.append(job.uid)
+        return {}
+
+    async def look() -> None:
+        await asyncio.wait_for(looks.get(), 30)
+
+    monkeypatch.setattr(runner_module, "claim_job", claim_when_told)
+    monkeypatch.setattr(runner_module, "release", release_and_tell)
+    runner = InProcessRunner(db, SolveSettings(concurrency=1, poll_seconds=60), {"probe": handler})
+    async with runner.running():
+        try:
+            await look()  # at start the runner looks at the (empty) queue
+            async with runner.inline_slot():  # the only slot is free meanwhile (this used to raise SolverBusy)
+                permits.put_nowait(None)
+            await look()  # the inline solve's slot came back: the runner looks again
+            permits.put_nowait(None)
+            assert await asyncio.wait_for(claimed.get(), 30) is None  # nothing queued yet
+            job = await enqueue_job(db, kind="probe", request={})
+            await runner.submit(job)
+            await look()  # it claims the job...
+            async with runner.inline_slot():  # ...while an inline solve takes the slot
+                permits.put_nowait(None)
+                await asyncio.wait_for(handed_back.wait(), 30)
+                stored = await get_job(db, job.uid)
+                assert (stored.status, stored.attempts, ran) == ("queued", 0, [])  # handed back, not run
+            unrestricted.set()
+            permits.put_nowait(None)  # the look started by the freed slot claims the job and runs it
+            for _ in range(1000):
+                if (await get_job(db, job.uid)).status == "succeeded":
+                    break
+                await asyncio.sleep(0.01)
+            assert (await get_job(db, job.uid)).status == "succeeded"
+            assert ran == [job.uid]
+        finally:  # whatever happened, never leave the runner waiting on a permit
+            unrestricted.set()
+            permits.put_nowait(None)
