@@ -16,6 +16,7 @@ from planner.api.evaluation_schemas import (
     IgnoredInput,
     PlanEvaluation,
 )
+from planner.api.metrics import timed_evaluation
 from planner.db.documents import StoredDocument, get_document
 from planner.db.engine import Database
 from planner.db.errors import DocumentNotFound, ResultNotFound
@@ -92,8 +93,10 @@ async def evaluate_in_thread(
     scenario: Scenario | None = None,
     ignored: list[IgnoredObject] | None = None,
 ) -> EvaluationResult:
-    """:func:`evaluate_documents` in a worker thread, so a large input does not stall the event loop."""
-    return await anyio.to_thread.run_sync(lambda: evaluate_documents(cluster, plans, scenario, ignored))
+    """:func:`evaluate_documents` in a worker thread, so a large input does not stall the event loop; timed in
+    ``planner_evaluation_duration_seconds``."""
+    with timed_evaluation():
+        return await anyio.to_thread.run_sync(lambda: evaluate_documents(cluster, plans, scenario, ignored))
 
 
 # --- stored inputs ---------------------------------------------------------------------------------------------

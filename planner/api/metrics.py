@@ -55,7 +55,7 @@ def timed_evaluation() -> Iterator[None]:
 
 
 def record_solve(seconds: float, status: str) -> None:
-    """Record a finished solve: its duration and final status (``OPTIMAL``, ``FEASIBLE``, ``INFEASIBLE``...)."""
+    """Record a finished solve: its wall time and final status (``optimal``, ``feasible``, ``infeasible``...)."""
     SOLVE_DURATION.observe(seconds)
     SOLVER_STATUS.labels(status=status).inc()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import anyio
@@ -9,6 +10,7 @@ import anyio.to_thread
 import msgspec
 import numpy as np
 
+from planner.api.metrics import record_solve
 from planner.db.engine import Database
 from planner.db.jobs import Job
 from planner.db.results import save_result
@@ -46,8 +48,12 @@ def _solve(request: RecommendRequest) -> Recommendation:
 
 async def solve_in_thread(request: RecommendRequest) -> Recommendation:
     """Run the CP-SAT solve in a worker thread; the event loop keeps serving meanwhile. If the caller is
-    cancelled (shutdown), the thread is abandoned and ends on its own within the solver's time limit."""
-    return await anyio.to_thread.run_sync(_solve, request, abandon_on_cancel=True)
+    cancelled (shutdown), the thread is abandoned and ends on its own within the solver's time limit. Every
+    finished solve (inline or a job) is counted by status in this process's metrics, with its wall time."""
+    started = time.perf_counter()
+    recommendation = await anyio.to_thread.run_sync(_solve, request, abandon_on_cancel=True)
+    record_solve(time.perf_counter() - started, recommendation.status)
+    return recommendation
 
 
 async def keep_recommendation(db: Database, spec: RecommendJobRequest, recommendation: Recommendation) -> str | None:
