@@ -24,7 +24,18 @@ def request_body(objects: list[LoadedObject]) -> dict[str, Any]:
 
 
 def _evaluations(payload: Any) -> list[Evaluation]:
-    if isinstance(payload, dict) and "evaluations" in payload:
+    if isinstance(payload, dict) and "plans" in payload:
+        # POST /v1/evaluate: one entry per ServicePlan; a Scenario's entry carries its base too, which the
+        # offline evaluation lists first (base, then the what-if).
+        entries = payload["plans"] if isinstance(payload["plans"], list) else []
+        payload = [
+            evaluation
+            for entry in entries
+            if isinstance(entry, dict)
+            for evaluation in (entry.get("base"), entry.get("evaluation"))
+            if evaluation is not None
+        ]
+    elif isinstance(payload, dict) and "evaluations" in payload:
         payload = payload["evaluations"]
     elif isinstance(payload, dict) and "items" in payload:
         payload = payload["items"]

@@ -127,3 +127,34 @@ def test_bad_input_is_reported_locally_before_any_request(served, tmp_path):
     assert result.exit_code == 2
     assert f"{bad}:4: spec.type" in result.stderr
     assert served == []
+
+
+@pytest.fixture
+def live_service(tmp_path):
+    """``planner serve`` on a free loopback port with a fresh SQLite database."""
+    import sys
+    from pathlib import Path
+
+    from tests.support.processes import environment_without_planner_settings, logged_process, wait_for_ok
+
+    port = free_port()
+    env = environment_without_planner_settings()
+    env["PLANNER_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'server.db'}"
+    log = tmp_path / "server.log"
+    command = [sys.executable, "-m", "planner", "serve", "--migrate", "--host", "127.0.0.1", "--port", str(port)]
+    with logged_process(command, cwd=Path(__file__).parents[2], env=env, log_path=log) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_ok(process, f"{url}/ready", seconds=60, output=log.read_text)
+        yield url
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("fmt", ["json", "table", "sarif"])
+def test_real_service_gives_the_offline_output(live_service, fmt):
+    # The same inputs evaluated in-process and by a running service (POST /v1/evaluate): identical output and
+    # the same exit code (the strict profile fails a requirement: exit 1).
+    offline = run("evaluate", *SHOP_FILES, STRICT, "--format", fmt)
+    remote = run("evaluate", *SHOP_FILES, STRICT, "--format", fmt, "--server", live_service)
+    assert offline.exit_code == remote.exit_code == 1
+    assert remote.output == offline.output
