@@ -12,7 +12,7 @@ from sqlalchemy import select
 from planner.db.engine import Database
 from planner.db.errors import InvalidContinueToken
 from planner.db.models import ResultRecord
-from planner.db.results import StoredResult
+from planner.db.results import StoredResult, stored_result
 
 
 class ResultPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,20 +36,6 @@ def _decode(token: str) -> int:
         return msgspec.json.decode(raw, type=_Position).before
     except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
         raise InvalidContinueToken from exc
-
-
-def _stored(row: ResultRecord) -> StoredResult:
-    return StoredResult(
-        uid=row.uid,
-        namespace=row.namespace,
-        subject_kind=row.subject_kind,
-        subject_name=row.subject_name,
-        kind=row.kind,
-        status=row.status,
-        input_revisions=row.input_revisions,
-        payload=row.payload,
-        created_at=row.created_at,
-    )
 
 
 async def list_result_page(
@@ -80,4 +66,4 @@ async def list_result_page(
         rows = list((await session.execute(stmt)).scalars().all())
     more = len(rows) > limit
     rows = rows[:limit]
-    return ResultPage(items=[_stored(r) for r in rows], continue_token=_encode(rows[-1].id) if more else None)
+    return ResultPage(items=[stored_result(r) for r in rows], continue_token=_encode(rows[-1].id) if more else None)

@@ -32,7 +32,8 @@ class StoredResult(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-def _stored(row: ResultRecord) -> StoredResult:
+def stored_result(row: ResultRecord) -> StoredResult:
+    """The stored row as the repository hands it out."""
     return StoredResult(
         uid=row.uid,
         namespace=row.namespace,
@@ -72,7 +73,7 @@ async def save_result(
     async with db.write() as session:
         session.add(row)
         await session.flush()
-    return _stored(row)
+    return stored_result(row)
 
 
 async def get_result(db: Database, uid: str) -> StoredResult:
@@ -81,7 +82,7 @@ async def get_result(db: Database, uid: str) -> StoredResult:
         row = (await session.execute(select(ResultRecord).where(ResultRecord.uid == uid))).scalar_one_or_none()
     if row is None:
         raise ResultNotFound(uid)
-    return _stored(row)
+    return stored_result(row)
 
 
 async def list_results(
@@ -104,7 +105,7 @@ async def list_results(
     stmt = stmt.order_by(ResultRecord.created_at.desc(), ResultRecord.id.desc()).limit(limit)
     async with db.read() as session:
         rows = (await session.execute(stmt)).scalars().all()
-    return [_stored(r) for r in rows]
+    return [stored_result(r) for r in rows]
 
 
 async def latest_result(
