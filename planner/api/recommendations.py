@@ -21,6 +21,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, RequestBody, Schema
 from litestar.params import HeaderParameter, PathParameter, QueryParameter, RawBody
 
+from planner.api.auth import current_principal
 from planner.api.body import decode_one
 from planner.api.deps import DatabaseDep
 from planner.api.documents import (
@@ -62,7 +63,7 @@ from planner.db.result_pages import list_result_page
 from planner.db.results import StoredResult, get_result
 from planner.optimizer.schema import Recommendation, RecommendRequest
 from planner.worker.recommend_job import RECOMMENDATION, RecommendJobRequest, keep_recommendation, solve_in_thread
-from planner.worker.runner import InProcessRunner, SolverBusy
+from planner.worker.runner import CallerBusy, InProcessRunner, SolverBusy
 
 OPTIONS_KIND = "RecommendOptions"
 
@@ -125,9 +126,16 @@ BUSY = problem("Every solve slot or the job queue is full; retry after `Retry-Af
 
 
 async def _solve_inline(runner: InProcessRunner, request: RecommendRequest) -> Recommendation:
+    caller = current_principal()
     try:
-        async with runner.inline_slot():
+        async with runner.inline_slot(caller.token_id):
             return await solve_in_thread(request)
+    except CallerBusy as exc:
+        msg = (
+            f"{caller.name!r} already runs {runner.settings.per_caller} solves (PLANNER_SOLVES_PER_TOKEN); "
+            "retry later or use ?async=true"
+        )
+        raise too_many_requests(runner, msg) from exc
     except SolverBusy as exc:
         msg = f"all {runner.limiter.total_tokens:g} solve slots are busy; retry later or use ?async=true"
         raise too_many_requests(runner, msg) from exc

@@ -40,6 +40,10 @@ class SolverBusy(Exception):  # noqa: N818 - reads as the condition
     """Every solve slot of this process is taken."""
 
 
+class CallerBusy(SolverBusy):
+    """This caller already runs as many inline solves as ``PLANNER_SOLVES_PER_TOKEN`` allows."""
+
+
 class JobRunner(Protocol):
     """Where stored jobs run."""
 
@@ -60,6 +64,7 @@ class InProcessRunner:
         self.settings = settings
         self.handlers = dict(handlers)
         self.limiter = anyio.CapacityLimiter(max(settings.concurrency, 1))
+        self._per_caller: dict[str, int] = {}
         self._wake = anyio.Event()
         self._group: TaskGroup | None = None
 
@@ -109,20 +114,29 @@ class InProcessRunner:
         return started
 
     @asynccontextmanager
-    async def inline_slot(self) -> AsyncIterator[None]:
-        """Hold one solve slot for an inline solve.
+    async def inline_slot(self, caller: str = "") -> AsyncIterator[None]:
+        """Hold one solve slot for an inline solve by ``caller`` (a token id).
 
         Raises:
+            CallerBusy: ``caller`` already holds ``per_caller`` slots (the caller answers 429).
             SolverBusy: every slot is taken (the caller answers 429).
         """
+        if self._per_caller.get(caller, 0) >= self.settings.per_caller:
+            raise CallerBusy
         borrower = object()
         try:
             self.limiter.acquire_on_behalf_of_nowait(borrower)
         except anyio.WouldBlock as exc:
             raise SolverBusy from exc
+        self._per_caller[caller] = self._per_caller.get(caller, 0) + 1
         try:
             yield
         finally:
+            held = self._per_caller[caller] - 1
+            if held:
+                self._per_caller[caller] = held
+            else:
+                del self._per_caller[caller]
             self.limiter.release_on_behalf_of(borrower)
             self._wake.set()
 

@@ -7,6 +7,9 @@
     Jobs that may wait in the queue (default 16); beyond it ``429 Too Many Requests``.
 ``PLANNER_SOLVE_INLINE_SECONDS``
     Solves whose time limit is at most this many seconds answer inline (default 2); longer ones become jobs.
+``PLANNER_SOLVES_PER_TOKEN``
+    Inline solves one caller (bearer token; all unauthenticated callers together) may run at the same time in this
+    process (default 2); beyond it ``429 Too Many Requests``, while other callers still get slots.
 ``PLANNER_SOLVE_MAX_WORKERS``
     Largest ``solver.numWorkers`` a request may ask for (default 2).
 ``PLANNER_JOB_LEASE_SECONDS``
@@ -29,6 +32,7 @@ class SolveSettings(msgspec.Struct, frozen=True, kw_only=True):
     queue_limit: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 16
     inline_seconds: Annotated[float, msgspec.Meta(ge=0)] = 2.0
     max_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    per_caller: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
     lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 2.0
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 5
@@ -44,6 +48,7 @@ _ENV = {
     "queue_limit": "PLANNER_SOLVE_QUEUE_LIMIT",
     "inline_seconds": "PLANNER_SOLVE_INLINE_SECONDS",
     "max_workers": "PLANNER_SOLVE_MAX_WORKERS",
+    "per_caller": "PLANNER_SOLVES_PER_TOKEN",
     "lease_seconds": "PLANNER_JOB_LEASE_SECONDS",
     "poll_seconds": "PLANNER_JOB_POLL_SECONDS",
     "retry_after_seconds": "PLANNER_SOLVE_RETRY_AFTER",
