@@ -81,11 +81,11 @@ def test_dom_has_the_key_numbers(chromium, page, tmp_path):
     assert "<svg" in dom
 
 
-def _page_requests(binary: str, tmp_path: Path, url: str) -> set[str]:
+def _page_requests(binary: str, tmp_path: Path, url: str, *extra: str) -> set[str]:
     """URLs the page itself requested (the net log also lists the browser's own service requests, whose
     initiator is "not an origin"; the host-resolver rules keep those from leaving the machine)."""
     log = tmp_path / "net.json"
-    result = _chromium(binary, tmp_path, f"--log-net-log={log}", "--dump-dom", url)
+    result = _chromium(binary, tmp_path, *extra, f"--log-net-log={log}", "--dump-dom", url)
     assert result.returncode == 0, result.stderr[-2000:]
     netlog = json.loads(log.read_text())
     start_job = netlog["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
