@@ -91,8 +91,16 @@ def write_recommendation(result: Recommendation, report: Report, directory: Path
 @click.option("--namespace", default="default", show_default=True, help="Namespace of objects that name none.")
 @click.option("--time-limit", type=float, default=10.0, show_default=True, help="Solver budget in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Solver seed (same input and seed, same plan).")
+@click.option("--server", metavar="URL", help="Solve on a running service (POST /v1/recommend) instead of in-process.")
 def recommend(
-    *, paths: tuple[str, ...], output_dir: Path, cluster_name: str, namespace: str, time_limit: float, seed: int
+    *,
+    paths: tuple[str, ...],
+    output_dir: Path,
+    cluster_name: str,
+    namespace: str,
+    time_limit: float,
+    seed: int,
+    server: str | None,
 ) -> None:
     """Recommend where the replicas go, and write the manifests to apply.
 
@@ -102,7 +110,7 @@ def recommend(
     """
     with exit_codes():
         inputs = build_inputs(read_inputs(paths), cluster_name=cluster_name, namespace=namespace)
-        result, report = recommend_inputs(inputs, time_limit_seconds=time_limit, seed=seed)
+        result, report = recommend_inputs(inputs, time_limit_seconds=time_limit, seed=seed, server=server)
         written = write_recommendation(result, report, output_dir)
         ok = True
         for service in report.services:

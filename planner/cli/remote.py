@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -93,3 +94,54 @@ def evaluate_remote(
 
 
 __all__ = ["EVALUATE_PATH", "ServiceError", "evaluate_remote", "request_body"]
+
+
+RECOMMEND_PATH = "/v1/recommend"
+
+
+def recommend_remote(
+    server: str,
+    objects: list[LoadedObject],
+    *,
+    time_limit_seconds: float,
+    seed: int,
+    timeout: float = 60.0,
+    transport: httpx.BaseTransport | None = None,
+) -> Any:
+    """POST the inputs with the solver options to ``/v1/recommend``; follow a ``202`` job until it is done.
+
+    Returns the service's ``Recommendation`` as decoded JSON.
+
+    Raises:
+        InvalidDocument: the service answered 4xx (bad input), with its field errors.
+        ServiceError: unreachable, 5xx, a failed job, or an answer without a recommendation.
+    """
+    options = {
+        "apiVersion": "trafficplanner.io/v1",
+        "kind": "RecommendOptions",
+        "spec": {"solver": {"timeLimitSeconds": time_limit_seconds, "randomSeed": seed}},
+    }
+    body = [o.raw for o in objects] + [options]
+    base = server.rstrip("/")
+    deadline = time.monotonic() + timeout + time_limit_seconds
+    try:
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            response = client.post(base + RECOMMEND_PATH, json=body)
+            if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 404, 405, 429):
+                raise _problem(response)
+            if response.status_code == 202:
+                job_url = base + response.headers["location"]
+                while True:
+                    job = client.get(job_url).json()
+                    if job.get("status") == "succeeded":
+                        return job["result"]
+                    if job.get("status") == "failed" or time.monotonic() > deadline:
+                        raise ServiceError(f"{job_url}: job {job.get('status')}: {job.get('error')}")
+                    time.sleep(0.2)
+            if response.status_code >= 300:
+                raise ServiceError(f"{base + RECOMMEND_PATH} answered {response.status_code}: {response.text[:500]}")
+            return response.json()["recommendation"]
+    except httpx.HTTPError as exc:
+        raise ServiceError(f"cannot reach {base}: {exc}") from exc
+    except (KeyError, ValueError) as exc:
+        raise ServiceError(f"{base + RECOMMEND_PATH} did not answer with a recommendation: {exc}") from exc

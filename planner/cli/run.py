@@ -58,10 +58,13 @@ def _with_placement(plan: ServicePlan, pods_per_node: dict[str, int]) -> Service
     return msgspec.structs.replace(plan, spec=msgspec.structs.replace(plan.spec, placement=placement))
 
 
-def recommend_inputs(inputs: Inputs, *, time_limit_seconds: float, seed: int) -> tuple[Recommendation, Report]:
+def recommend_inputs(
+    inputs: Inputs, *, time_limit_seconds: float, seed: int, server: str | None = None
+) -> tuple[Recommendation, Report]:
     """Run the optimizer over every plan of the first cluster (scenarios are not placed), then evaluate the
     current and the recommended placement side by side."""
-    from planner.optimizer.schema import RecommendRequest, ServiceGoal, SolverParams  # noqa: PLC0415 - CP-SAT loads slowly
+    from planner.optimizer.schema import Recommendation as RecommendationResult  # noqa: PLC0415 - CP-SAT loads slowly
+    from planner.optimizer.schema import RecommendRequest, ServiceGoal, SolverParams  # noqa: PLC0415
     from planner.optimizer.solve import recommend  # noqa: PLC0415
 
     plans = [e for e in inputs.evaluables if e.scenario is None]
@@ -72,7 +75,13 @@ def recommend_inputs(inputs: Inputs, *, time_limit_seconds: float, seed: int) ->
         services=[ServiceGoal(plan=e.plan) for e in plans],
         solver=SolverParams(time_limit_seconds=time_limit_seconds, random_seed=seed),
     )
-    result = recommend(request)
+    if server is None:
+        result = recommend(request)
+    else:
+        from planner.cli.remote import recommend_remote  # noqa: PLC0415
+
+        answer = recommend_remote(server, inputs.objects, time_limit_seconds=time_limit_seconds, seed=seed)
+        result = msgspec.convert(answer, RecommendationResult)
     kept = [(e, s) for e, s in zip(inputs.evaluables, inputs.sources, strict=True) if e in plans]
     sub = Inputs(inputs.objects, inputs.bundle)
     sub.evaluables = [e for e, _ in kept]

@@ -158,3 +158,18 @@ def test_real_service_gives_the_offline_output(live_service, fmt):
     remote = run("evaluate", *SHOP_FILES, STRICT, "--format", fmt, "--server", live_service)
     assert offline.exit_code == remote.exit_code == 1
     assert remote.output == offline.output
+
+
+def test_recommend_on_a_real_service_writes_the_offline_manifests(live_service, tmp_path):
+    # The same inputs placed in-process and by the service (POST /v1/recommend, deterministic solver with the
+    # same seed): the same summary line, the same manifests and the same diff.
+    offline = run("recommend", *SHOP_FILES, "-o", tmp_path / "offline", "--time-limit", "1")
+    remote = run("recommend", *SHOP_FILES, "-o", tmp_path / "remote", "--time-limit", "1", "--server", live_service)
+    assert remote.exit_code == offline.exit_code
+    assert remote.output.replace("remote", "offline") == offline.output
+    written = sorted(p.name for p in (tmp_path / "offline").iterdir())
+    assert "changes.diff" in written
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == written
+    for name in written:
+        if name.endswith((".yaml", ".diff")):
+            assert (tmp_path / "remote" / name).read_text() == (tmp_path / "offline" / name).read_text(), name
