@@ -72,9 +72,11 @@ def openapi(output: Path | None) -> None:
 
 def _register() -> None:
     from planner.cli.evaluate import evaluate  # noqa: PLC0415
+    from planner.cli.importing import import_cluster  # noqa: PLC0415
     from planner.cli.recommend import recommend  # noqa: PLC0415
 
     main.add_command(evaluate)
+    main.add_command(import_cluster)
     main.add_command(recommend)
     from planner.cli.tokens import token, worker  # noqa: PLC0415
 
