@@ -7,7 +7,6 @@ its attempts. A worker that stops cleanly releases its job (back to ``queued``, 
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -16,7 +15,7 @@ from sqlalchemy.engine import CursorResult
 
 from planner.db.base import utcnow
 from planner.db.engine import Database
-from planner.db.jobs import Job, job_from_record
+from planner.db.jobs import Job, job_from_record, queued_record
 from planner.db.models import JobRecord
 
 _QUEUE_LOCK = 0x706C616E  # PostgreSQL advisory lock key serialising bounded enqueues
@@ -46,7 +45,6 @@ async def enqueue_bounded(
         QueueFull: the queue is at its limit.
     """
     now = utcnow()
-    uid = str(uuid.uuid4())
     async with db.write() as session:
         if not db.sqlite:
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _QUEUE_LOCK})
@@ -55,21 +53,7 @@ async def enqueue_bounded(
         ).scalar_one()
         if waiting >= limit:
             raise QueueFull(limit)
-        row = JobRecord(
-            uid=uid,
-            kind=kind,
-            namespace=namespace,
-            status="queued",
-            request=request,
-            result=None,
-            error=None,
-            attempts=0,
-            max_attempts=max_attempts,
-            created_at=now,
-            updated_at=now,
-            started_at=None,
-            finished_at=None,
-        )
+        row = queued_record(kind=kind, request=request, namespace=namespace, max_attempts=max_attempts, now=now)
         session.add(row)
         await session.flush()
         # the job as accepted: read back later, a runner may already have claimed it

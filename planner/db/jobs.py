@@ -56,12 +56,11 @@ def job_from_record(row: JobRecord) -> Job:
     )
 
 
-async def enqueue_job(
-    db: Database, *, kind: str, request: dict[str, Any], namespace: str | None = None, max_attempts: int = 3
-) -> Job:
-    """Store a new queued job; ``request`` must be JSON-compatible builtins."""
-    now = utcnow()
-    row = JobRecord(
+def queued_record(
+    *, kind: str, request: dict[str, Any], namespace: str | None, max_attempts: int, now: datetime
+) -> JobRecord:
+    """A new job row, queued and never attempted."""
+    return JobRecord(
         uid=str(uuid.uuid4()),
         kind=kind,
         namespace=namespace,
@@ -76,6 +75,13 @@ async def enqueue_job(
         started_at=None,
         finished_at=None,
     )
+
+
+async def enqueue_job(
+    db: Database, *, kind: str, request: dict[str, Any], namespace: str | None = None, max_attempts: int = 3
+) -> Job:
+    """Store a new queued job; ``request`` must be JSON-compatible builtins."""
+    row = queued_record(kind=kind, request=request, namespace=namespace, max_attempts=max_attempts, now=utcnow())
     async with db.write() as session:
         session.add(row)
         await session.flush()
