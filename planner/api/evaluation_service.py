@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import msgspec
@@ -17,6 +17,7 @@ from planner.api.evaluation_schemas import (
     PlanEvaluation,
 )
 from planner.api.metrics import timed_evaluation
+from planner.api.recommend_schemas import RecommendationMetadata
 from planner.db.documents import StoredDocument, get_document
 from planner.db.engine import Database
 from planner.db.errors import DocumentNotFound, ResultNotFound
@@ -165,8 +166,12 @@ async def scenario_inputs(db: Database, namespace: str, name: str, revision: int
 # --- stored results --------------------------------------------------------------------------------------------
 
 
-def evaluation_metadata(stored: StoredResult) -> EvaluationMetadata:
-    return EvaluationMetadata(
+MetadataT = TypeVar("MetadataT", EvaluationMetadata, RecommendationMetadata)
+
+
+def stored_metadata(stored: StoredResult, kind: type[MetadataT]) -> MetadataT:
+    """The wire metadata of a stored evaluation or recommendation (same fields, own OpenAPI schema each)."""
+    return kind(
         uid=stored.uid,
         namespace=stored.namespace,
         subject_kind="Scenario" if stored.subject_kind == "Scenario" else "ServicePlan",
@@ -174,6 +179,10 @@ def evaluation_metadata(stored: StoredResult) -> EvaluationMetadata:
         creation_timestamp=stored.created_at,
         input_revisions={str(k): int(v) for k, v in stored.input_revisions.items()},
     )
+
+
+def evaluation_metadata(stored: StoredResult) -> EvaluationMetadata:
+    return stored_metadata(stored, EvaluationMetadata)
 
 
 def evaluation_record(stored: StoredResult) -> EvaluationRecord:

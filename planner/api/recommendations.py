@@ -35,6 +35,7 @@ from planner.api.documents import (
     success,
 )
 from planner.api.evaluation_schemas import V1
+from planner.api.evaluation_service import stored_metadata
 from planner.api.inline import read_inline
 from planner.api.jobs import JOB_LOCATION, recommendation_url, submit_recommend_job
 from planner.api.problems import ApiProblem, FieldProblem
@@ -191,14 +192,7 @@ async def recommend_inline(
 
 
 def _metadata(stored: StoredResult) -> RecommendationMetadata:
-    return RecommendationMetadata(
-        uid=stored.uid,
-        namespace=stored.namespace,
-        subject_kind="Scenario" if stored.subject_kind == "Scenario" else "ServicePlan",
-        subject_name=stored.subject_name,
-        creation_timestamp=stored.created_at,
-        input_revisions={str(k): int(v) for k, v in stored.input_revisions.items()},
-    )
+    return stored_metadata(stored, RecommendationMetadata)
 
 
 def _record(stored: StoredResult) -> RecommendationRecord:

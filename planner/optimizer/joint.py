@@ -22,7 +22,6 @@ baseline strategy, whichever the engine scores better), so a timed-out solve ret
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +31,7 @@ from ortools.sat.python import cp_model
 from planner.engine.metrics import BoolArray, IntArray
 from planner.optimizer.classes import NodeClass
 from planner.optimizer.instance import Instance, ServiceInstance, pods_that_fit
-from planner.optimizer.model import RATIO_SCALE, ServiceModel, Term, build_model
+from planner.optimizer.model import RATIO_SCALE, ServiceModel, Term, build_model, hint_from_trial
 from planner.optimizer.schema import ObjectiveTerm, SolverParams, SolveStatus, StageReport
 from planner.optimizer.single import expand
 from planner.optimizer.stages import solve_stages, weighted_terms
@@ -215,21 +214,7 @@ def hint_joint(
         trial.add(trial.get_int_var_from_proto_index(var.index) == value)
     if jm.ratio_max is not None:
         trial.minimize(trial.get_int_var_from_proto_index(jm.ratio_max.index))
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_deterministic_time = budget
-    if deadline is not None:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return False
-        solver.parameters.max_time_in_seconds = left
-    if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return False
-    jm.model.clear_hints()  # type: ignore[no-untyped-call]
-    for index in range(len(jm.model.proto.variables)):
-        var = jm.model.get_int_var_from_proto_index(index)
-        jm.model.add_hint(var, int(solver.value(trial.get_int_var_from_proto_index(index))))
-    return True
+    return hint_from_trial(jm.model, trial, budget=budget, deadline=deadline)
 
 
 def _describe(term: Term, objective: float, bound: float) -> tuple[float, float]:

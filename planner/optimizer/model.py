@@ -77,6 +77,27 @@ class Term:
     """A weighted stage: the terms it sums and their integer coefficients (``stages.weighted_terms``)."""
 
 
+def hint_from_trial(model: cp_model.CpModel, trial: cp_model.CpModel, *, budget: float, deadline: float | None) -> bool:
+    """Solve ``trial`` (a clone of ``model`` with some values fixed) and hint every variable of ``model`` with its
+    solution, so the search starts from a full solution. False if the trial finds none within the budget or the
+    wall-clock ``deadline`` (``time.perf_counter`` time)."""
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_deterministic_time = budget
+    if deadline is not None:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return False
+        solver.parameters.max_time_in_seconds = left
+    if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    model.clear_hints()  # type: ignore[no-untyped-call]
+    for index in range(len(model.proto.variables)):
+        var = model.get_int_var_from_proto_index(index)
+        model.add_hint(var, int(solver.value(trial.get_int_var_from_proto_index(index))))
+    return True
+
+
 @dataclass
 class ServiceModel:
     """Variables and constraints of one Service (the variable container and its constraint modules in one)."""
@@ -315,21 +336,7 @@ class ServiceModel:
             trial.minimize(trial.get_int_var_from_proto_index(self.ratio_var.index))
         elif self.denominator is not None:
             trial.maximize(trial.get_int_var_from_proto_index(self.denominator.index))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        solver.parameters.max_deterministic_time = 1.0
-        if deadline is not None:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                return False
-            solver.parameters.max_time_in_seconds = left
-        if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return False
-        self.model.clear_hints()  # type: ignore[no-untyped-call]
-        for index in range(len(self.model.proto.variables)):
-            var = self.model.get_int_var_from_proto_index(index)
-            self.model.add_hint(var, int(solver.value(trial.get_int_var_from_proto_index(index))))
-        return True
+        return hint_from_trial(self.model, trial, budget=1.0, deadline=deadline)
 
     def decision_vars(self) -> Sequence[Any]:
         return [self.n_rep, *self.u, *self.y, *self.group_min.values()]
