@@ -204,7 +204,7 @@ class _Evaluator:
         self._topologies: dict[tuple[object, ...], TopologyOutcome] = {}
         self._down: dict[int, _State] = {}
         self._affinity: dict[tuple[object, ...], AffinitySkew] = {}
-        self._affinity_memo: AffinityMemo = {}
+        self._affinity_memo = AffinityMemo()
 
     # --- shared pieces ------------------------------------------------------------------------------------------
 
