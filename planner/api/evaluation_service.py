@@ -16,7 +16,6 @@ from planner.api.evaluation_schemas import (
     IgnoredInput,
     PlanEvaluation,
 )
-from planner.api.metrics import timed_evaluation
 from planner.api.recommend_schemas import RecommendationMetadata
 from planner.db.documents import StoredDocument, get_document
 from planner.db.engine import Database
@@ -26,6 +25,7 @@ from planner.domain.bundle import IgnoredObject
 from planner.domain.documents import Cluster, Scenario, ServicePlan
 from planner.domain.errors import UnknownReference
 from planner.engine.evaluate import compare, evaluate_plan
+from planner.telemetry import timed_evaluation
 
 EVALUATION = "evaluation"
 """``kind`` of evaluation rows in the results table."""

@@ -20,7 +20,7 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from planner.api.metrics import observe_request
+from planner.telemetry import observe_request
 
 ACCESS_LOGGER = "planner.access"
 REQUEST_ID_HEADER = "x-request-id"

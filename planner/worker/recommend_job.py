@@ -10,13 +10,13 @@ import anyio.to_thread
 import msgspec
 import numpy as np
 
-from planner.api.metrics import record_solve
 from planner.db.engine import Database
 from planner.db.jobs import Job
 from planner.db.results import save_result
 from planner.domain.errors import DomainError
 from planner.optimizer import recommend
 from planner.optimizer.schema import Recommendation, RecommendRequest
+from planner.telemetry import record_solve
 from planner.worker.runner import JobInputError
 
 RECOMMEND_JOB = "recommend"
