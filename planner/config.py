@@ -14,7 +14,8 @@
 ``PLANNER_METRICS_PUBLIC``
     ``1`` (default) serves ``/metrics`` without a token; ``0`` requires an ``admin`` token when auth is on.
 ``PLANNER_MAX_SOLVE_SECONDS``
-    Largest solver time limit a request may ask for (default 120).
+    Largest solver budget (``timeLimitSeconds``) and wall-clock limit (``wallClockLimitSeconds``) a request may ask
+    for, in seconds (default 120).
 ``PLANNER_QUEUE``
     Where 202 jobs run: ``inprocess`` (default: in the service process) or ``procrastinate`` (PostgreSQL only:
     the service defers them to the task queue and ``planner worker`` processes run them).

@@ -70,7 +70,7 @@ def build_request(
 
     Raises:
         ApiProblem: 422 for options naming a plan that is not part of the request, or asking for more solver
-            workers than this server allows.
+            workers or a longer time limit (solver budget or wall clock) than this server allows.
         UnknownReference: an option names a ServicePlan that is not given.
     """
     if options.defaults.service_plan is not None:
@@ -96,10 +96,12 @@ def build_request(
             "spec.solver.numWorkers", f"at most {settings.max_workers} on this server", options.solver.num_workers
         )
     cap = get_settings().max_solve_seconds  # PLANNER_MAX_SOLVE_SECONDS
-    if options.solver.time_limit_seconds > cap:
-        raise _invalid(
-            "spec.solver.timeLimitSeconds", f"at most {cap:g} seconds on this server", options.solver.time_limit_seconds
-        )
+    for field, seconds in (
+        ("timeLimitSeconds", options.solver.time_limit_seconds),
+        ("wallClockLimitSeconds", options.solver.wall_clock_limit_seconds),
+    ):
+        if seconds is not None and seconds > cap:
+            raise _invalid(f"spec.solver.{field}", f"at most {cap:g} seconds on this server", seconds)
     goals = [_goal(plan, own.get(plan.metadata.name), options.defaults) for plan in plans]
     return RecommendRequest(
         cluster=cluster,

@@ -132,6 +132,9 @@ async def test_infeasible_placement_is_an_answer_not_an_error(client):
         (options(solver={"timeLimitSeconds": 1, "numWorkers": 64}), "spec.solver.numWorkers"),
         (options(services=[{"servicePlan": "web", "replicas": 2, "replicaRange": {"min": 1, "max": 3}}]), ""),
         (options(solver={"timeLimitSeconds": -1}), "spec.solver.timeLimitSeconds"),
+        # Within the schema's bounds (600 s, 3600 s) but above PLANNER_MAX_SOLVE_SECONDS (default 120).
+        (options(solver={"timeLimitSeconds": 300}), "spec.solver.timeLimitSeconds"),
+        (options(solver={"timeLimitSeconds": 1, "wallClockLimitSeconds": 900}), "spec.solver.wallClockLimitSeconds"),
         (options(objective={"order": ["fastest"]}), "spec.objective.order[0]"),
     ],
 )
