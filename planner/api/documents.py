@@ -170,10 +170,23 @@ def prefers_yaml(accept: str | None) -> bool:
     return first in YAML_MEDIA_TYPES
 
 
+def yaml_response(body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    """``body`` as ``kubectl get -o yaml`` prints it: block style, keys in the order given (apiVersion, kind,
+    metadata, then the rest)."""
+    data = msgspec.to_builtins(body)
+    if isinstance(data, dict):
+        data = {k: data[k] for k in ("apiVersion", "kind") if k in data} | data
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return Response(text, media_type="application/yaml", headers=headers)
+
+
 def yaml_document_response(stored: StoredDocument) -> Response[str]:
-    """The document as ``kubectl get -o yaml`` prints one: block style, apiVersion/kind/metadata/spec order."""
-    text = yaml.safe_dump(msgspec.to_builtins(resource_body(stored)), sort_keys=False, allow_unicode=True)
-    return Response(text, media_type="application/yaml", headers={"ETag": etag(stored.revision)})
+    """One document as YAML, with its ETag."""
+    return yaml_response(resource_body(stored), {"ETag": etag(stored.revision)})
+
+
+AcceptHeader = Annotated[str | None, HeaderParameter(name="Accept", include_in_schema=False)]
+YAML_ALSO = "JSON by default; `Accept: application/yaml` returns the same as YAML, the way kubectl prints it."
 
 
 def _mismatch(field: str, given: str, expected: str) -> ApiProblem:
@@ -347,7 +360,7 @@ def document_router(spec: KindSpec) -> Router:
         name: NameParam,
         db: DatabaseDep,
         revision: RevisionQuery = None,
-        accept: Annotated[str | None, HeaderParameter(name="Accept", include_in_schema=False)] = None,
+        accept: AcceptHeader = None,
     ) -> Response[dict[str, Any]] | Response[str]:
         stored = await get_document(db, spec.kind, namespace, name, revision)
         return yaml_document_response(stored) if prefers_yaml(accept) else document_response(stored)
@@ -381,12 +394,15 @@ def document_router(spec: KindSpec) -> Router:
         f"{item}/revisions",
         operation_id=f"list{spec.kind}Revisions",
         summary=f"Revision history of a {spec.kind}",
+        description=YAML_ALSO,
         tags=tags,
         responses={200: success(RevisionList, "Every revision, oldest first"), 400: bad_request, 404: not_found},
     )
-    async def revisions(namespace: NamespaceParam, name: NameParam, db: DatabaseDep) -> RevisionList:
+    async def revisions(
+        namespace: NamespaceParam, name: NameParam, db: DatabaseDep, accept: AcceptHeader = None
+    ) -> RevisionList | Response[str]:
         items = await list_revisions(db, spec.kind, namespace, name)
-        return RevisionList(
+        history = RevisionList(
             api_version="trafficplanner.io/v1",
             document_kind=spec.kind,  # type: ignore[arg-type]
             namespace=namespace,
@@ -396,6 +412,7 @@ def document_router(spec: KindSpec) -> Router:
                 for i in items
             ],
         )
+        return yaml_response(history) if prefers_yaml(accept) else history
 
     async def _list(
         *,
@@ -405,7 +422,8 @@ def document_router(spec: KindSpec) -> Router:
         continue_: str | None,
         selector: str | None,
         only: frozenset[str] | None = None,
-    ) -> Response[dict[str, Any]]:
+        accept: str | None,
+    ) -> Response[dict[str, Any]] | Response[str]:
         page = await list_documents(
             db,
             spec.kind,
@@ -422,7 +440,7 @@ def document_router(spec: KindSpec) -> Router:
             "metadata": metadata,
             "items": [resource_body(d) for d in page.items],
         }
-        return Response(body)
+        return yaml_response(body) if prefers_yaml(accept) else Response(body)
 
     list_responses = {200: success(spec.list_type, f"One page of {spec.kind} documents"), 400: bad_request}
 
@@ -430,30 +448,46 @@ def document_router(spec: KindSpec) -> Router:
         collection,
         operation_id=f"list{spec.kind}s",
         summary=f"List {spec.kind} documents in a namespace",
+        description=YAML_ALSO,
         tags=tags,
         responses=list_responses,
     )
     async def list_in_namespace(
         namespace: NamespaceParam,
         db: DatabaseDep,
+        *,
         limit: LimitQuery = 100,
         continue_: ContinueQuery = None,
         label_selector: SelectorQuery = None,
-    ) -> Response[dict[str, Any]]:
-        return await _list(db=db, namespace=namespace, limit=limit, continue_=continue_, selector=label_selector)
+        accept: AcceptHeader = None,
+    ) -> Response[dict[str, Any]] | Response[str]:
+        return await _list(
+            db=db, namespace=namespace, limit=limit, continue_=continue_, selector=label_selector, accept=accept
+        )
 
     @get(
         f"/v1/{spec.plural}",
         operation_id=f"list{spec.kind}sAllNamespaces",
         summary=f"List {spec.kind} documents across namespaces",
+        description=YAML_ALSO,
         tags=tags,
         responses=list_responses,
     )
     async def list_everywhere(
-        db: DatabaseDep, limit: LimitQuery = 100, continue_: ContinueQuery = None, label_selector: SelectorQuery = None
-    ) -> Response[dict[str, Any]]:
+        db: DatabaseDep,
+        limit: LimitQuery = 100,
+        continue_: ContinueQuery = None,
+        label_selector: SelectorQuery = None,
+        accept: AcceptHeader = None,
+    ) -> Response[dict[str, Any]] | Response[str]:
         return await _list(
-            db=db, namespace=None, limit=limit, continue_=continue_, selector=label_selector, only=visible_namespaces()
+            db=db,
+            namespace=None,
+            limit=limit,
+            continue_=continue_,
+            selector=label_selector,
+            only=visible_namespaces(),
+            accept=accept,
         )
 
     options = options_handler(item, ["DELETE", "GET", "PUT"])

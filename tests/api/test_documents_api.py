@@ -69,6 +69,25 @@ async def test_read_as_yaml_the_way_kubectl_prints_it(client):
     assert (await client.get(CLUSTER_URL, headers={"Accept": "application/json, application/yaml"})).json()
 
 
+async def test_lists_and_revisions_as_yaml_too(client):
+    # `kubectl get clusters -o yaml` prints a List: apiVersion, kind, metadata, then items; the same as the JSON.
+    await client.put(CLUSTER_URL, content=CLUSTER_YAML, headers=YAML)
+    await client.put(CLUSTER_URL, content=CLUSTER_YAML.replace("cpu: 3920m", "cpu: 7910m", 1), headers=YAML)
+    accept = {"Accept": "application/yaml"}
+    for url in ("/v1/namespaces/payments/clusters", "/v1/clusters", f"{CLUSTER_URL}/revisions"):
+        answer = await client.get(url, headers=accept)
+        assert answer.status_code == 200, url
+        assert answer.headers["content-type"].startswith("application/yaml"), url
+        assert answer.text.startswith("apiVersion: trafficplanner.io/v1\n"), url
+        as_json = (await client.get(url)).json()
+        assert yaml.safe_load(answer.text) == as_json, url
+    listed = yaml.safe_load((await client.get("/v1/clusters", headers=accept)).text)
+    assert listed["kind"] == "ClusterList"
+    assert [item["metadata"]["name"] for item in listed["items"]] == ["prod-eu"]
+    history = yaml.safe_load((await client.get(f"{CLUSTER_URL}/revisions", headers=accept)).text)
+    assert [item["revision"] for item in history["items"]] == [1, 2]
+
+
 async def test_json_body_and_name_filled_from_the_url(client):
     body = cluster()
     del body["metadata"]["name"]
