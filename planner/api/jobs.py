@@ -9,7 +9,7 @@ from litestar import Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.params import PathParameter
 
-from planner.api.auth import require_visible
+from planner.api.auth import current_principal, require_visible
 from planner.api.deps import DatabaseDep
 from planner.api.documents import problem, success
 from planner.api.evaluation_schemas import V1
@@ -71,13 +71,20 @@ async def submit_recommend_job(
     """Store the job (bounded queue), wake the runner, answer ``202 Accepted`` with ``Location``.
 
     Raises:
-        ApiProblem: 429 with ``Retry-After`` when the queue is full.
+        ApiProblem: 429 with ``Retry-After`` when the queue is full, or the caller already has
+            ``PLANNER_JOBS_PER_TOKEN`` jobs queued or running.
     """
     payload = msgspec.to_builtins(spec, enc_hook=plain)
     assert isinstance(payload, dict)
     try:
         job = await enqueue_bounded(
-            db, kind=RECOMMEND_JOB, request=payload, limit=runner.settings.queue_limit, namespace=spec.namespace
+            db,
+            kind=RECOMMEND_JOB,
+            request=payload,
+            limit=runner.settings.queue_limit,
+            namespace=spec.namespace,
+            owner=current_principal().token_id,
+            owner_limit=runner.settings.jobs_per_caller,
         )
     except QueueFull as exc:
         raise too_many_requests(runner, f"{exc}; retry later") from exc

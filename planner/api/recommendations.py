@@ -117,7 +117,8 @@ ASYNC_DESCRIPTION = (
     "Solves up to the server's inline limit (`PLANNER_SOLVE_INLINE_SECONDS`, 2 s by default, compared with "
     "`solver.timeLimitSeconds`) answer inline. Longer ones, or `?async=true`, answer `202 Accepted` with a `Job` and "
     "`Location: /v1/jobs/{uid}` to poll. Concurrent solves are bounded (`PLANNER_SOLVE_CONCURRENCY`) and so is the "
-    "job queue (`PLANNER_SOLVE_QUEUE_LIMIT`): beyond them the answer is `429` with `Retry-After`. An infeasible "
+    "job queue (`PLANNER_SOLVE_QUEUE_LIMIT`, and `PLANNER_JOBS_PER_TOKEN` jobs queued or running per token): beyond "
+    "them the answer is `429` with `Retry-After`. An infeasible "
     "placement is an answer (`status: infeasible` with `explanations`), not an error."
 )
 

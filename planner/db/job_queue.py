@@ -24,9 +24,16 @@ _QUEUE_LOCK = 0x706C616E  # PostgreSQL advisory lock key serialising bounded enq
 class QueueFull(Exception):  # noqa: N818 - reads as the condition
     """The queue already holds ``limit`` queued jobs; nothing was stored."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, message: str | None = None) -> None:
         self.limit = limit
-        super().__init__(f"the job queue is full ({limit} jobs waiting)")
+        super().__init__(message or f"the job queue is full ({limit} jobs waiting)")
+
+
+class OwnerQuotaFull(QueueFull):
+    """The submitting token already has ``limit`` jobs queued or running; nothing was stored."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit, f"this token already has {limit} jobs queued or running")
 
 
 async def enqueue_bounded(
@@ -37,23 +44,39 @@ async def enqueue_bounded(
     limit: int,
     namespace: str | None = None,
     max_attempts: int = 3,
+    owner: str | None = None,
+    owner_limit: int | None = None,
 ) -> Job:
-    """Store a new queued job unless ``limit`` jobs are already queued (counting and inserting atomically:
-    SQLite writers hold the write lock, PostgreSQL writers take a transaction-level advisory lock).
+    """Store a new queued job unless ``limit`` jobs are already queued, or ``owner`` already has ``owner_limit``
+    jobs queued or running (counting and inserting atomically: SQLite writers hold the write lock, PostgreSQL
+    writers take a transaction-level advisory lock).
 
     Raises:
+        OwnerQuotaFull: the owner is at its limit (checked first: it is the caller's own doing).
         QueueFull: the queue is at its limit.
     """
     now = utcnow()
     async with db.write() as session:
         if not db.sqlite:
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _QUEUE_LOCK})
+        if owner is not None and owner_limit is not None:
+            active = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(JobRecord)
+                    .where(JobRecord.owner == owner, JobRecord.status.in_(("queued", "running")))
+                )
+            ).scalar_one()
+            if active >= owner_limit:
+                raise OwnerQuotaFull(owner_limit)
         waiting = (
             await session.execute(select(func.count()).select_from(JobRecord).where(JobRecord.status == "queued"))
         ).scalar_one()
         if waiting >= limit:
             raise QueueFull(limit)
-        row = queued_record(kind=kind, request=request, namespace=namespace, max_attempts=max_attempts, now=now)
+        row = queued_record(
+            kind=kind, request=request, namespace=namespace, max_attempts=max_attempts, now=now, owner=owner
+        )
         session.add(row)
         await session.flush()
         # the job as accepted: read back later, a runner may already have claimed it

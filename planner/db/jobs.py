@@ -57,13 +57,20 @@ def job_from_record(row: JobRecord) -> Job:
 
 
 def queued_record(
-    *, kind: str, request: dict[str, Any], namespace: str | None, max_attempts: int, now: datetime
+    *,
+    kind: str,
+    request: dict[str, Any],
+    namespace: str | None,
+    max_attempts: int,
+    now: datetime,
+    owner: str | None = None,
 ) -> JobRecord:
     """A new job row, queued and never attempted."""
     return JobRecord(
         uid=str(uuid.uuid4()),
         kind=kind,
         namespace=namespace,
+        owner=owner,
         status="queued",
         request=request,
         result=None,

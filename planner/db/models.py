@@ -90,12 +90,14 @@ class JobRecord(Base):
     """A long-running request (e.g. a solve): queued, claimed by a worker, then succeeded or failed."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index(None, "status", "created_at"),)
+    __table_args__ = (Index(None, "status", "created_at"), Index(None, "owner", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
     kind: Mapped[str] = mapped_column(String(64))
     namespace: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    """Id of the API token that submitted the job (empty: authentication disabled; NULL: not submitted over HTTP)."""
     status: Mapped[str] = mapped_column(String(16))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

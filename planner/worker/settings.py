@@ -10,6 +10,9 @@
 ``PLANNER_SOLVES_PER_TOKEN``
     Inline solves one caller (bearer token; all unauthenticated callers together) may run at the same time in this
     process (default 2); beyond it ``429 Too Many Requests``, while other callers still get slots.
+``PLANNER_JOBS_PER_TOKEN``
+    Jobs one caller (bearer token; all unauthenticated callers together) may have queued or running at once, over
+    every replica (default 8); beyond it ``429 Too Many Requests``, while other callers can still queue jobs.
 ``PLANNER_SOLVE_MAX_WORKERS``
     Largest ``solver.numWorkers`` a request may ask for (default 2).
 ``PLANNER_JOB_LEASE_SECONDS``
@@ -33,6 +36,7 @@ class SolveSettings(msgspec.Struct, frozen=True, kw_only=True):
     inline_seconds: Annotated[float, msgspec.Meta(ge=0)] = 2.0
     max_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
     per_caller: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    jobs_per_caller: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 8
     lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 2.0
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 5
@@ -49,6 +53,7 @@ _ENV = {
     "inline_seconds": "PLANNER_SOLVE_INLINE_SECONDS",
     "max_workers": "PLANNER_SOLVE_MAX_WORKERS",
     "per_caller": "PLANNER_SOLVES_PER_TOKEN",
+    "jobs_per_caller": "PLANNER_JOBS_PER_TOKEN",
     "lease_seconds": "PLANNER_JOB_LEASE_SECONDS",
     "poll_seconds": "PLANNER_JOB_POLL_SECONDS",
     "retry_after_seconds": "PLANNER_SOLVE_RETRY_AFTER",
