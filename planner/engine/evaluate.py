@@ -16,12 +16,12 @@ from planner.domain.documents import Cluster, Scenario, ServicePlan
 from planner.domain.traffic import LoadBalancer
 from planner.engine.affinity import AffinityMemo, AffinitySkew, affinity_skew
 from planner.engine.classes import node_classes
-from planner.engine.external import detection_seconds, entry_shares, external_flow, leader_index
+from planner.engine.external import detection_seconds, entry_shares, leader_index
 from planner.engine.findings import findings_for, verdict_for
-from planner.engine.flow import Flow, PodGroups, dispatch, pod_groups
+from planner.engine.flow import Flow, FlowRows, PodGroupRows, PodGroups, dispatch_rows, pod_group_rows, pod_groups
 from planner.engine.inputs import EngineInput, TrafficPolicy
 from planner.engine.internal import caller_shares
-from planner.engine.metrics import BoolArray, FloatArray, IntArray
+from planner.engine.metrics import BoolArray, FloatArray, IntArray, PodLoadRows, PodLoadStats
 from planner.engine.resolve import build_input
 from planner.engine.results import (
     ClientIpVisibility,
@@ -35,7 +35,7 @@ from planner.engine.results import (
     TopologyOutcome,
     TopologySource,
 )
-from planner.engine.routing import CandidateRouting, Topology, cluster_routing, local_routing
+from planner.engine.routing import CandidateRouting, Topology, cluster_routing, direct_routing, local_routing
 from planner.engine.topology_auto import AutoHints, auto_hints
 
 AFFINITY_SAMPLES = 200
@@ -115,7 +115,32 @@ class _State(msgspec.Struct, frozen=True, kw_only=True):
     node_up: BoolArray
 
 
-class _Path(msgspec.Struct, kw_only=True):
+class _PathBatch:
+    """Traffic paths of one state computed together; their per-Pod groups and statistics are built on first use
+    (only the input's own state needs them, for the path summaries)."""
+
+    def __init__(self, flows: FlowRows, state: _State) -> None:
+        self.flows = flows
+        self.state = state
+        self._groups: PodGroupRows | None = None
+        self._stats: PodLoadRows | None = None
+
+    @property
+    def groups(self) -> PodGroupRows:
+        if self._groups is None:
+            self._groups = pod_group_rows(
+                self.flows.ready_load, self.flows.terminating_load, self.state.ready, self.state.terminating
+            )
+        return self._groups
+
+    @property
+    def stats(self) -> PodLoadRows:
+        if self._stats is None:
+            self._stats = self.groups.stats()
+        return self._stats
+
+
+class _Path(msgspec.Struct, frozen=True, kw_only=True):
     """One traffic path (external or internal) of one policy, in connections per second."""
 
     flow: Flow
@@ -124,22 +149,35 @@ class _Path(msgspec.Struct, kw_only=True):
     requests_per_connection: float
     key: tuple[object, ...]
     """Cache key of this path (its summary is computed once per path)."""
-    per_pod: PodGroups | None = None
-    """Per-Pod groups, built on first use (only the input's own state needs them, for summaries)."""
+    batch: _PathBatch
+    index: int
+    """Row of this path in ``batch``."""
+    served: float
+    forwarded: float
 
     @property
     def groups(self) -> PodGroups:
-        if self.per_pod is None:
-            self.per_pod = pod_groups(self.flow, self.state.ready, self.state.terminating)
-        return self.per_pod
+        return self.batch.groups.row(self.index)
+
+    @property
+    def stats(self) -> PodLoadStats:
+        return self.batch.stats.row(self.index)
 
 
 class _Computed(msgspec.Struct, frozen=True, kw_only=True):
     flow: Flow
     groups: PodGroups
+    stats: PodLoadStats
     offered: float
+    served: float
+    forwarded: float
     external: _Path | None = None
     internal: _Path | None = None
+
+    @property
+    def extra_hop_fraction(self) -> float:
+        """:meth:`Flow.extra_hop_fraction`, from the totals computed with the batch."""
+        return self.forwarded / self.served if self.served > 0 else 0.0
 
 
 ComputeKey = tuple[object, TrafficPolicy | None, Topology, TrafficPolicy | None, Topology]
@@ -169,6 +207,7 @@ class _Evaluator:
         self.int_rpc = traffic.internal.requests_per_connection if traffic.internal else 1.0
         self.affinity_samples = affinity_samples
         self.proxied = inp.policy.proxied
+        self.matrix = policy_matrix(inp)
         self._keys: dict[tuple[PolicyKey, object], ComputeKey] = {}
         leader = leader_index(inp, self.lb)
         alone: list[int] = []
@@ -302,96 +341,147 @@ class _Evaluator:
             )
         return found
 
-    def ext_path(self, etp: TrafficPolicy | None, topology: TopologySource, state: _State) -> _Path | None:
-        if self.ext_rate <= 0 or etp is None:
-            return None
-        cache_key = ("ext", state.tag, etp, self._source(etp, topology))
-        if cache_key not in self._paths:
-            unit = external_flow(self.ext_inflow(etp, state), self.routing(etp, topology, state), self.lb, self.mult)
-            scaled = unit.scaled(self.ext_rate)
-            self._paths[cache_key] = _Path(
-                flow=scaled,
-                state=state,
-                offered=self.ext_rate,
-                requests_per_connection=self.ext_rpc,
-                key=cache_key,
-            )
-        return self._paths[cache_key]
+    def _path_keys(self, key: PolicyKey, state: _State) -> tuple[tuple[object, ...] | None, tuple[object, ...] | None]:
+        """Cache keys of the policy's external and internal path (None: the path carries nothing)."""
+        etp, itp = key.external_traffic_policy, key.internal_traffic_policy
+        ext = ("ext", state.tag, etp, self._source(etp, key.topology)) if self.ext_rate > 0 and etp else None
+        internal = ("int", state.tag, itp, self._source(itp, key.topology)) if self.int_rate > 0 and itp else None
+        return ext, internal
 
-    def int_path(self, itp: TrafficPolicy | None, topology: TopologySource, state: _State) -> _Path | None:
-        if self.int_rate <= 0 or itp is None:
-            return None
-        cache_key = ("int", state.tag, itp, self._source(itp, topology))
-        if cache_key not in self._paths:
-            callers = np.where(state.node_up, self.classes.callers, 0.0)
-            total_callers = float(callers @ self.mult)
-            path = None
-            if total_callers > 0:
-                unit = dispatch(callers / total_callers, self.routing(itp, topology, state), self.mult)
-                scaled = unit.scaled(self.int_rate)
-                path = _Path(
-                    flow=scaled,
-                    state=state,
-                    offered=self.int_rate,
-                    requests_per_connection=self.int_rpc,
-                    key=cache_key,
+    def _prepare(self, state: _State, keys: list[PolicyKey]) -> None:
+        """Every traffic path and combined flow of ``keys`` in ``state``, computed together (one row each)."""
+        mult = self.mult
+        path_keys: dict[tuple[object, ...], tuple[FloatArray, CandidateRouting, float, float]] = {}
+        callers: FloatArray | None = None
+        for key in keys:
+            ext_key, int_key = self._path_keys(key, state)
+            if ext_key is not None and ext_key not in path_keys and ext_key not in self._paths:
+                etp = key.external_traffic_policy
+                assert etp is not None
+                inflow = self.ext_inflow(etp, state)
+                routing = (
+                    direct_routing(self.classes.zone)
+                    if self.lb.model == "ipTargets"
+                    else self.routing(etp, key.topology, state)
                 )
-            self._paths[cache_key] = path
-        return self._paths[cache_key]
+                path_keys[ext_key] = (inflow, routing, self.ext_rate, self.ext_rpc)
+            if int_key is not None and int_key not in path_keys and int_key not in self._paths:
+                itp = key.internal_traffic_policy
+                assert itp is not None
+                if callers is None:
+                    callers = np.where(state.node_up, self.classes.callers, 0.0)
+                total_callers = float(callers @ mult)
+                if total_callers > 0:
+                    routing = self.routing(itp, key.topology, state)
+                    path_keys[int_key] = (callers / total_callers, routing, self.int_rate, self.int_rpc)
+                else:
+                    self._paths[int_key] = None
+        if path_keys:
+            entries = list(path_keys.values())
+            unit = dispatch_rows(np.stack([e[0] for e in entries]), [e[1] for e in entries], mult)
+            flows = unit.scaled(np.array([e[2] for e in entries]))
+            batch = _PathBatch(flows, state)
+            served = flows.totals(flows.ready_load) + flows.totals(flows.terminating_load)
+            forwarded = flows.totals(flows.forwarded)
+            for i, (cache_key, entry) in enumerate(path_keys.items()):
+                self._paths[cache_key] = _Path(
+                    flow=flows.row(i),
+                    state=state,
+                    offered=entry[2],
+                    requests_per_connection=entry[3],
+                    key=cache_key,
+                    batch=batch,
+                    index=i,
+                    served=float(served[i]),
+                    forwarded=float(forwarded[i]),
+                )
+        combos: dict[ComputeKey, tuple[_Path | None, _Path | None]] = {}
+        for key in keys:
+            cache_key = self.compute_key(key, state)
+            if cache_key not in self._computed and cache_key not in combos:
+                ext_key, int_key = self._path_keys(key, state)
+                combos[cache_key] = (
+                    self._paths[ext_key] if ext_key is not None else None,
+                    self._paths[int_key] if int_key is not None else None,
+                )
+        if not combos:
+            return
+        # Every policy's flow as external row + internal row, gathered from the paths (a missing path: zeros).
+        paths = [p for p in self._paths.values() if p is not None and p.state is state]
+        row_of = {id(p): i for i, p in enumerate(paths)}
+        none = len(paths)
+        ext_rows = np.array([row_of[id(e)] if e is not None else none for e, _ in combos.values()])
+        int_rows = np.array([row_of[id(i)] if i is not None else none for _, i in combos.values()])
+        zero = np.zeros((1, self.classes.size))
+
+        def gather(field: str) -> FloatArray:
+            table = np.vstack([*(getattr(p.flow, field) for p in paths), zero])
+            out: FloatArray = table[ext_rows] + table[int_rows]
+            return out
+
+        flows = FlowRows(
+            received=gather("received"),
+            forwarded=gather("forwarded"),
+            served_locally=gather("served_locally"),
+            dropped=gather("dropped"),
+            ready_load=gather("ready_load"),
+            terminating_load=gather("terminating_load"),
+            weight=mult,
+        )
+        groups = pod_group_rows(flows.ready_load, flows.terminating_load, state.ready, state.terminating)
+        stats = groups.stats()
+        served = flows.totals(flows.ready_load) + flows.totals(flows.terminating_load)
+        forwarded = flows.totals(flows.forwarded)
+        for i, (cache_key, (ext, internal)) in enumerate(combos.items()):
+            self._computed[cache_key] = _Computed(
+                flow=flows.row(i),
+                groups=groups.row(i),
+                stats=stats.row(i),
+                offered=(ext.offered if ext else 0.0) + (internal.offered if internal else 0.0),
+                served=float(served[i]),
+                forwarded=float(forwarded[i]),
+                external=ext,
+                internal=internal,
+            )
+
+    def _unproxied(self, state: _State) -> _Computed:
+        """Headless: clients connect to Pod IPs from DNS; ExternalName: no endpoints. No kube-proxy either way."""
+        zero = np.zeros(self.classes.size, dtype=np.float64)
+        served = state.ready.astype(np.float64)
+        total = served.sum()
+        rate = self.ext_rate + self.int_rate
+        share = served / total if total > 0 else zero
+        flow = Flow(
+            received=share * rate,
+            forwarded=zero,
+            served_locally=share * rate,
+            dropped=zero,
+            ready_load=share * rate,
+            terminating_load=zero,
+            weight=self.mult,
+        )
+        groups = pod_groups(flow, state.ready, state.terminating)
+        return _Computed(
+            flow=flow,
+            groups=groups,
+            stats=groups.stats(),
+            offered=rate if total > 0 else 0.0,
+            served=flow.total_served,
+            forwarded=0.0,
+        )
 
     def compute(self, key: PolicyKey, state: _State) -> _Computed:
         """Combined external + internal flow of one policy, in connections per second."""
         cache_key = self.compute_key(key, state)
-        if cache_key in self._computed:
-            return self._computed[cache_key]
-        zero = np.zeros(self.classes.size, dtype=np.float64)
-        flow = Flow(
-            received=zero,
-            forwarded=zero,
-            served_locally=zero,
-            dropped=zero,
-            ready_load=zero,
-            terminating_load=zero,
-            weight=self.mult,
-        )
-        offered = 0.0
-        ext = internal = None
+        found = self._computed.get(cache_key)
+        if found is not None:
+            return found
         if not self.proxied:
-            # Headless: clients connect to Pod IPs from DNS; ExternalName: no endpoints. No kube-proxy either way.
-            served = state.ready.astype(np.float64)
-            total = served.sum()
-            rate = self.ext_rate + self.int_rate
-            share = served / total if total > 0 else zero
-            flow = Flow(
-                received=share * rate,
-                forwarded=zero,
-                served_locally=share * rate,
-                dropped=zero,
-                ready_load=share * rate,
-                terminating_load=zero,
-                weight=self.mult,
-            )
-            offered = rate if total > 0 else 0.0
-        else:
-            ext = self.ext_path(key.external_traffic_policy, key.topology, state)
-            internal = self.int_path(key.internal_traffic_policy, key.topology, state)
-            if ext is not None and internal is not None:
-                flow = ext.flow.plus(internal.flow)  # the same as adding both to zeros
-                offered = ext.offered + internal.offered
-            elif ext is not None or internal is not None:
-                only = ext if ext is not None else internal
-                assert only is not None
-                flow, offered = only.flow, only.offered
-        groups = pod_groups(flow, state.ready, state.terminating)
-        computed = _Computed(
-            flow=flow,
-            groups=groups,
-            offered=offered,
-            external=ext,
-            internal=internal,
-        )
-        self._computed[cache_key] = computed
-        return computed
+            found = self._computed[cache_key] = self._unproxied(state)
+            return found
+        # The whole matrix of this state at once (the policy itself too, should it not be in the matrix).
+        self._prepare(state, [*self.matrix, key] if key not in self.matrix else self.matrix)
+        return self._computed[cache_key]
 
     # --- per policy ---------------------------------------------------------------------------------------------
 
@@ -400,14 +490,13 @@ class _Evaluator:
         cached = self._summaries.get(cache_key)
         if cached is not None:
             return cached
-        flow, groups = computed.flow, computed.groups
-        served = flow.total_served
+        served = computed.served
         offered = computed.offered
         dropped = max(offered - served, 0.0)
-        stats = groups.stats()
+        stats = computed.stats
         pods = stats.pods
         hottest = stats.hottest
-        visibility = self.client_ip(key, computed.external.flow if computed.external is not None else flow)
+        visibility = self.client_ip(key, computed.external or computed)
         main = self.main_visibility(visibility)
         rejected = served == 0 and int(self.state.ready.sum() + self.state.terminating.sum()) == 0
         summary = PolicySummary(
@@ -415,7 +504,7 @@ class _Evaluator:
             coefficient_of_variation=stats.cv,
             dropped_fraction=dropped / offered if offered > 0 else 0.0,
             rejected=rejected,
-            extra_hop_fraction=flow.extra_hop_fraction(),
+            extra_hop_fraction=computed.extra_hop_fraction,
             client_ip_visible_fraction=main,
             client_ip=visibility,
             offered_connections_per_second=offered,
@@ -454,17 +543,17 @@ class _Evaluator:
     def path_summary(path: _Path | None, visible: float | None) -> PathSummary | None:
         if path is None:
             return None
-        flow, offered = path.flow, path.offered
-        served = flow.total_served
+        offered = path.offered
+        served = path.served
         dropped = max(offered - served, 0.0)
-        stats = path.groups.stats()
+        stats = path.stats
         pods = stats.pods
         hottest = stats.hottest
         return PathSummary(
             hottest_pod_ratio=stats.hottest_ratio,
             coefficient_of_variation=stats.cv,
             dropped_fraction=dropped / offered if offered > 0 else 0.0,
-            extra_hop_fraction=flow.extra_hop_fraction(),
+            extra_hop_fraction=path.forwarded / served if served > 0 else 0.0,
             client_ip_visible_fraction=visible,
             offered_connections_per_second=offered,
             served_connections_per_second=served,
@@ -486,15 +575,16 @@ class _Evaluator:
             return "LoadBalancer"
         return "NodePort" if service_type == "NodePort" else "ExternalIP"
 
-    def client_ip(self, key: PolicyKey, flow: Flow) -> ClientIpVisibility:
+    def client_ip(self, key: PolicyKey, external: _Path | _Computed) -> ClientIpVisibility:
         """traffic-semantics.md section 8, client-IP visibility matrix (plus Cilium and PROXY protocol).
 
-        ``flow`` is the external path's flow (Cilium SNAT hides the client only when the backend is remote).
+        ``external`` is the external path (Cilium SNAT hides the client only when the backend is remote).
         """
         policy = self.inp.policy
         lb = self.lb
         data_plane = self.inp.traffic.data_plane
-        served_here = 1.0 - flow.extra_hop_fraction()
+        extra_hop = external.forwarded / external.served if external.served > 0 else 0.0
+        served_here = min(max(1.0 - extra_hop, 0.0), 1.0)
 
         def at_node(etp: TrafficPolicy | None) -> float:
             if etp == "Local" or data_plane == "ciliumDSR":
@@ -627,7 +717,7 @@ class _Evaluator:
         survivors = self.compute(key, self.down(cls))
         survivor_offered = survivors.offered
         survivors_dropped = (
-            max(survivor_offered - survivors.flow.total_served, 0.0) / survivor_offered if survivor_offered > 0 else 0.0
+            max(survivor_offered - survivors.served, 0.0) / survivor_offered if survivor_offered > 0 else 0.0
         )
         local_health = etp == "Local" and self.lb.model in ("nodeEqual", "podWeighted")
         drain_served = lost_per_second * (detect or 0.0) if local_health and health_checked else 0.0
@@ -637,7 +727,7 @@ class _Evaluator:
             detection_seconds=detect,
             lost_connections_per_second_until_detected=lost_per_second,
             connections_lost_during_detection=lost_per_second * detect if detect is not None else None,
-            survivors_hottest_pod_ratio=survivors.groups.hottest_ratio(),
+            survivors_hottest_pod_ratio=survivors.stats.hottest_ratio,
             survivors_dropped_fraction=survivors_dropped,
             drain_connections_served_by_terminating=drain_served,
             drain_dropped_connections_per_second=drain_dropped,
@@ -741,7 +831,7 @@ class _Evaluator:
 def evaluate_input(inp: EngineInput) -> Evaluation:
     """Evaluate the current policy and every alternative; findings and verdict for the current one."""
     evaluator = _Evaluator(inp)
-    keys = policy_matrix(inp)
+    keys = evaluator.matrix
     results = [evaluator.result(key, current=i == 0) for i, key in enumerate(keys)]
     current = results[0]
     checks, failures = verdict_for(inp.requirements, current)
@@ -804,7 +894,8 @@ def _summary_text(
         keeps_ip = [
             r
             for r in better
-            if (r.summary.client_ip_visible_fraction or 0.0) >= (current.summary.client_ip_visible_fraction or 0.0)
+            if (r.summary.client_ip_visible_fraction or 0.0)
+            >= (current.summary.client_ip_visible_fraction or 0.0) - 1e-9
         ]
         if inp.requirements.client_ip_required and keeps_ip:
             best = min(keeps_ip, key=rank)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 import numpy as np
 
 from planner.engine.metrics import (
     FloatArray,
     IntArray,
+    PodLoadRows,
     PodLoadStats,
     coefficient_of_variation,
     hottest_pod_ratio,
+    pod_load_rows,
     pod_load_stats,
 )
 from planner.engine.routing import MODE_ALL, MODE_DROP, MODE_LOCAL, MODE_ZONE, CandidateRouting
@@ -84,51 +88,141 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
         return self._total(self.forwarded) / served if served > 0 else 0.0
 
 
-def dispatch(inflow: FloatArray, routing: CandidateRouting, multiplicity: FloatArray | None = None) -> Flow:
-    """Route ``inflow[n]`` (new connections entering node ``n``) as kube-proxy on each node would.
+class FlowRows(msgspec.Struct, frozen=True, kw_only=True):
+    """Several flows over the same nodes at once (one row per traffic path or policy): each array is
+    ``(rows, nodes)``, with the meaning of the :class:`Flow` attribute of the same name."""
 
-    With ``multiplicity`` entry ``n`` stands for that many identical nodes, each receiving ``inflow[n]``; nodes with
-    endpoints must stand for themselves only (their loads are per node).
+    received: FloatArray
+    forwarded: FloatArray
+    served_locally: FloatArray
+    dropped: FloatArray
+    ready_load: FloatArray
+    terminating_load: FloatArray
+    weight: FloatArray | None = None
+
+    @property
+    def rows(self) -> int:
+        return int(self.received.shape[0])
+
+    def row(self, index: int) -> Flow:
+        return Flow(
+            received=self.received[index],
+            forwarded=self.forwarded[index],
+            served_locally=self.served_locally[index],
+            dropped=self.dropped[index],
+            ready_load=self.ready_load[index],
+            terminating_load=self.terminating_load[index],
+            weight=self.weight,
+        )
+
+    def totals(self, values: FloatArray) -> FloatArray:
+        """Per row, the total over every node (a class counts once per node it stands for)."""
+        out: FloatArray = values.sum(axis=1) if self.weight is None else values @ self.weight
+        return out
+
+    def scaled(self, factors: FloatArray) -> FlowRows:
+        """Row ``i`` times ``factors[i]``."""
+        f = factors[:, None]
+        return FlowRows(
+            received=self.received * f,
+            forwarded=self.forwarded * f,
+            served_locally=self.served_locally * f,
+            dropped=self.dropped * f,
+            ready_load=self.ready_load * f,
+            terminating_load=self.terminating_load * f,
+            weight=self.weight,
+        )
+
+    def pick(self, index: IntArray) -> FlowRows:
+        """The rows ``index`` (-1: a row of zeros)."""
+        padded = [np.vstack([a, np.zeros((1, a.shape[1]))]) for a in self._arrays()]
+        return FlowRows(
+            received=padded[0][index],
+            forwarded=padded[1][index],
+            served_locally=padded[2][index],
+            dropped=padded[3][index],
+            ready_load=padded[4][index],
+            terminating_load=padded[5][index],
+            weight=self.weight,
+        )
+
+    def plus(self, other: FlowRows) -> FlowRows:
+        return FlowRows(
+            received=self.received + other.received,
+            forwarded=self.forwarded + other.forwarded,
+            served_locally=self.served_locally + other.served_locally,
+            dropped=self.dropped + other.dropped,
+            ready_load=self.ready_load + other.ready_load,
+            terminating_load=self.terminating_load + other.terminating_load,
+            weight=self.weight if self.weight is not None else other.weight,
+        )
+
+    def _arrays(self) -> tuple[FloatArray, ...]:
+        return (
+            self.received,
+            self.forwarded,
+            self.served_locally,
+            self.dropped,
+            self.ready_load,
+            self.terminating_load,
+        )
+
+
+def dispatch_rows(
+    inflow: FloatArray, routings: Sequence[CandidateRouting], multiplicity: FloatArray | None = None
+) -> FlowRows:
+    """Route ``inflow[i, n]`` (new connections entering node ``n`` on path ``i``) as kube-proxy on each node would
+    under ``routings[i]``; the paths are computed together, one row each.
+
+    With ``multiplicity`` entry ``n`` stands for that many identical nodes, each receiving ``inflow[i, n]``; nodes
+    with endpoints must stand for themselves only (their loads are per node).
     """
-    mode = routing.mode
-    nodes = inflow.shape[0]
+    rows, nodes = inflow.shape
+    mode = np.stack([r.mode for r in routings])
     mass = inflow if multiplicity is None else inflow * multiplicity
-    local = mode == MODE_LOCAL
-    to_local = np.where(local, inflow, 0.0)
+    to_local = np.where(mode == MODE_LOCAL, inflow, 0.0)
     dropped = np.where(mode == MODE_DROP, inflow, 0.0)
     stay = to_local.copy()
-    cluster_load = np.zeros(nodes, dtype=np.float64)
+    cluster_load = np.zeros((rows, nodes), dtype=np.float64)
     everywhere = mode == MODE_ALL
     if everywhere.any():
-        cluster_load += float(mass[everywhere].sum()) * routing.all_weights
-        stay += np.where(everywhere, inflow * routing.all_weights, 0.0)
+        all_weights = np.stack([r.all_weights for r in routings])
+        cluster_load += np.where(everywhere, mass, 0.0).sum(axis=1, keepdims=True) * all_weights
+        stay += np.where(everywhere, inflow * all_weights, 0.0)
     zoned = mode == MODE_ZONE
     if zoned.any():
-        zone_count = routing.zone_weights.shape[0]
-        zone_of = np.maximum(routing.zone, 0)
-        zone_in = np.bincount(zone_of[zoned], weights=mass[zoned], minlength=zone_count)
-        cluster_load += zone_in @ routing.zone_weights
-        own = routing.zone_weights[zone_of, np.arange(nodes)]
+        zone_count = max(r.zone_weights.shape[0] for r in routings)
+        zone_weights = np.zeros((rows, zone_count, nodes), dtype=np.float64)
+        for i, r in enumerate(routings):
+            zone_weights[i, : r.zone_weights.shape[0]] = r.zone_weights
+        zone_of = np.maximum(routings[0].zone, 0)
+        keys = (np.arange(rows)[:, None] * zone_count + zone_of[None, :]).ravel()
+        zone_in = np.bincount(keys, weights=np.where(zoned, mass, 0.0).ravel(), minlength=rows * zone_count)
+        cluster_load += np.matmul(zone_in.reshape(rows, 1, zone_count), zone_weights)[:, 0, :]
+        own = zone_weights[:, zone_of, np.arange(nodes)]
         stay += np.where(zoned, inflow * own, 0.0)
     forwarded = inflow - dropped - stay
-    if routing.local_terminating.any():
-        local_ready = np.where(routing.local_terminating, 0.0, to_local)
-        local_terminating = np.where(routing.local_terminating, to_local, 0.0)
+    local_terminating = np.stack([r.local_terminating for r in routings])
+    if local_terminating.any():
+        local_ready = np.where(local_terminating, 0.0, to_local)
+        local_serving_terminating = np.where(local_terminating, to_local, 0.0)
     else:
-        local_ready, local_terminating = to_local, np.zeros(nodes)
-    if routing.endpoints_terminating:
-        ready_load, terminating_load = local_ready, local_terminating + cluster_load
-    else:
-        ready_load, terminating_load = local_ready + cluster_load, local_terminating
-    return Flow(
+        local_ready, local_serving_terminating = to_local, np.zeros((rows, nodes))
+    endpoints_terminating = np.array([r.endpoints_terminating for r in routings])[:, None]
+    return FlowRows(
         received=inflow,
         forwarded=np.maximum(forwarded, 0.0),
         served_locally=stay,
         dropped=dropped,
-        ready_load=ready_load,
-        terminating_load=terminating_load,
+        ready_load=local_ready + np.where(endpoints_terminating, 0.0, cluster_load),
+        terminating_load=local_serving_terminating + np.where(endpoints_terminating, cluster_load, 0.0),
         weight=multiplicity,
     )
+
+
+def dispatch(inflow: FloatArray, routing: CandidateRouting, multiplicity: FloatArray | None = None) -> Flow:
+    """:func:`dispatch_rows` for one path."""
+    return dispatch_rows(inflow[None, :], [routing], multiplicity).row(0)
 
 
 def direct_to_pods(node_share: FloatArray, multiplicity: FloatArray | None = None) -> Flow:
@@ -166,22 +260,55 @@ class PodGroups(msgspec.Struct, frozen=True, kw_only=True):
         return float(self.per_pod[present].max()) if present.any() else 0.0
 
 
-def pod_groups(flow: Flow, ready: IntArray, terminating: IntArray) -> PodGroups:
-    """Ready Pods always count (idle ones too); terminating Pods count only where they still get connections."""
-    nodes = ready.shape[0]
-    per_ready = np.divide(flow.ready_load, ready, out=np.zeros(nodes), where=ready > 0)
+class PodGroupRows(msgspec.Struct, frozen=True, kw_only=True):
+    """:class:`PodGroups` of several flows at once: ``per_pod`` is ``(rows, groups)``; ``pods`` the same shape, or
+    one row for all."""
+
+    per_pod: FloatArray
+    pods: IntArray
+
+    def stats(self) -> PodLoadRows:
+        return pod_load_rows(self.per_pod, self.pods)
+
+    def row(self, index: int) -> PodGroups:
+        pods = self.pods if self.pods.ndim == 1 else self.pods[index]
+        return PodGroups(per_pod=self.per_pod[index], pods=pods)
+
+
+def pod_group_rows(
+    ready_load: FloatArray, terminating_load: FloatArray, ready: IntArray, terminating: IntArray
+) -> PodGroupRows:
+    """Per row of the loads (``(rows, nodes)``): Ready Pods always count (idle ones too); terminating Pods count
+    only where they still get connections."""
+    rows, nodes = ready_load.shape
+    per_ready = np.divide(ready_load, ready, out=np.zeros((rows, nodes)), where=ready > 0)
     if not terminating.any():
         # No serving-terminating Pod anywhere: the second half is all zeros (kept, so every vector has one shape).
-        return PodGroups(
-            per_pod=np.concatenate([per_ready, np.zeros(nodes)]),
+        return PodGroupRows(
+            per_pod=np.hstack([per_ready, np.zeros((rows, nodes))]),
             pods=np.concatenate([ready, np.zeros(nodes, dtype=np.int64)]).astype(np.int64),
         )
-    per_terminating = np.divide(flow.terminating_load, terminating, out=np.zeros(nodes), where=terminating > 0)
-    serving_terminating = np.where(flow.terminating_load > 0, terminating, 0)
-    return PodGroups(
-        per_pod=np.concatenate([per_ready, per_terminating]),
-        pods=np.concatenate([ready, serving_terminating]).astype(np.int64),
+    per_terminating = np.divide(terminating_load, terminating, out=np.zeros((rows, nodes)), where=terminating > 0)
+    serving_terminating = np.where(terminating_load > 0, terminating, 0)
+    return PodGroupRows(
+        per_pod=np.hstack([per_ready, per_terminating]),
+        pods=np.hstack([np.broadcast_to(ready, (rows, nodes)), serving_terminating]).astype(np.int64),
     )
 
 
-__all__ = ["Flow", "PodGroups", "direct_to_pods", "dispatch", "pod_groups"]
+def pod_groups(flow: Flow, ready: IntArray, terminating: IntArray) -> PodGroups:
+    """:func:`pod_group_rows` of one flow."""
+    return pod_group_rows(flow.ready_load[None, :], flow.terminating_load[None, :], ready, terminating).row(0)
+
+
+__all__ = [
+    "Flow",
+    "FlowRows",
+    "PodGroupRows",
+    "PodGroups",
+    "direct_to_pods",
+    "dispatch",
+    "dispatch_rows",
+    "pod_group_rows",
+    "pod_groups",
+]

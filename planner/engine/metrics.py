@@ -31,25 +31,62 @@ class PodLoadStats(NamedTuple):
     """:func:`coefficient_of_variation`."""
 
 
+class PodLoadRows(NamedTuple):
+    """:class:`PodLoadStats` of several per-Pod load vectors at once: one entry per row."""
+
+    pods: IntArray
+    served: FloatArray
+    hottest: FloatArray
+    hottest_index: IntArray
+    coldest: FloatArray
+    hottest_ratio: FloatArray
+    cv: FloatArray
+
+    def row(self, index: int) -> PodLoadStats:
+        return PodLoadStats(
+            int(self.pods[index]),
+            float(self.served[index]),
+            float(self.hottest[index]),
+            int(self.hottest_index[index]),
+            float(self.coldest[index]),
+            float(self.hottest_ratio[index]),
+            float(self.cv[index]),
+        )
+
+
+def pod_load_rows(per_pod_share: FloatArray, pods: IntArray) -> PodLoadRows:
+    """:func:`pod_load_stats` of every row of ``per_pod_share`` (``pods``: one row for all, or one per row), with
+    the same arithmetic row by row."""
+    pods = np.broadcast_to(pods, per_pod_share.shape)
+    total_pods = pods.sum(axis=1)
+    present = pods > 0
+    served = (per_pod_share * pods).sum(axis=1)
+    hottest_index = np.argmax(np.where(present, per_pod_share, -np.inf), axis=1)
+    hottest = np.take_along_axis(per_pod_share, hottest_index[:, None], axis=1)[:, 0]
+    coldest = np.where(present, per_pod_share, np.inf).min(axis=1, initial=np.inf)
+    some = total_pods > 0
+    loaded = some & (served > 0.0)
+    mean = np.divide(served, total_pods, out=np.zeros_like(served), where=some)
+    variance = np.divide(
+        (pods * (per_pod_share - mean[:, None]) ** 2).sum(axis=1), total_pods, out=np.zeros_like(served), where=some
+    )
+    ratio = np.divide(hottest, mean, out=np.ones_like(served), where=loaded)
+    cv = np.divide(np.sqrt(variance), mean, out=np.zeros_like(served), where=loaded)
+    return PodLoadRows(
+        pods=total_pods.astype(np.int64),
+        served=np.where(some, served, 0.0),
+        hottest=np.where(some, hottest, 0.0),
+        hottest_index=np.where(some, hottest_index, 0).astype(np.int64),
+        coldest=np.where(some, coldest, 0.0),
+        hottest_ratio=ratio,
+        cv=cv,
+    )
+
+
 def pod_load_stats(per_pod_share: FloatArray, pods: IntArray) -> PodLoadStats:
     """:func:`hottest_pod_ratio`, :func:`coefficient_of_variation` and the hottest and coldest Pod, computed together
     with the same arithmetic (one pass for a summary that needs them all)."""
-    total_pods = int(pods.sum())
-    if total_pods == 0:
-        return PodLoadStats(0, 0.0, 0.0, 0, 0.0, 1.0, 0.0)
-    present = pods > 0
-    loads = per_pod_share[present]
-    served = float((per_pod_share * pods).sum())
-    hottest_index = int(np.flatnonzero(present)[int(np.argmax(loads))])
-    hottest = float(per_pod_share[hottest_index])
-    coldest = float(loads.min())
-    if served <= 0.0:
-        return PodLoadStats(total_pods, served, hottest, hottest_index, coldest, 1.0, 0.0)
-    mean = served / total_pods
-    variance = float((pods * (per_pod_share - mean) ** 2).sum()) / total_pods
-    return PodLoadStats(
-        total_pods, served, hottest, hottest_index, coldest, hottest / mean, float(np.sqrt(variance)) / mean
-    )
+    return pod_load_rows(per_pod_share[None, :], pods[None, :]).row(0)
 
 
 def hottest_pod_ratio(per_pod_share: FloatArray, pods: IntArray) -> float:

@@ -115,6 +115,23 @@ def local_routing(ready: IntArray, terminating: IntArray, zone: IntArray) -> Can
     )
 
 
+def direct_routing(zone: IntArray) -> CandidateRouting:
+    """The load balancer targets Pod IPs (``ipTargets``): what enters a node's Pods stays there, no kube-proxy hop."""
+    nodes = zone.shape[0]
+    return CandidateRouting(
+        mode=np.full(nodes, MODE_LOCAL, dtype=np.int64),
+        zone=zone,
+        local_pods=np.zeros(nodes, dtype=np.int64),
+        local_terminating=np.zeros(nodes, dtype=np.bool_),
+        endpoints=np.zeros(nodes, dtype=np.int64),
+        endpoints_terminating=False,
+        zone_weights=np.zeros((0, nodes), dtype=np.float64),
+        all_weights=np.zeros(nodes, dtype=np.float64),
+        rejected=False,
+        topology_engaged=np.zeros(nodes, dtype=np.bool_),
+    )
+
+
 def same_zone_weights(ready: IntArray, zone: IntArray, zone_count: int) -> FloatArray:
     """``PreferSameZone``/``PreferClose`` hints: every Ready endpoint is hinted for its own zone only.
 
@@ -214,6 +231,7 @@ __all__ = [
     "CandidateRouting",
     "Topology",
     "cluster_routing",
+    "direct_routing",
     "local_routing",
     "same_zone_weights",
 ]
