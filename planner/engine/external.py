@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from planner.domain.traffic import PROVIDER_DETECTION_SECONDS, LoadBalancer
-from planner.engine.flow import Flow, direct_to_pods, dispatch
 from planner.engine.inputs import EngineInput, TrafficPolicy
 from planner.engine.lb import l2_leader, lb_targets, node_weights, spread
 from planner.engine.metrics import BoolArray, FloatArray, IntArray
-from planner.engine.routing import CandidateRouting
 
 
 def detection_seconds(lb: LoadBalancer, policy: TrafficPolicy) -> float:
@@ -54,13 +52,4 @@ def entry_shares(
     return spread(weights, zone, cross_zone=lb.cross_zone, multiplicity=multiplicity)
 
 
-def external_flow(
-    inflow: FloatArray, routing: CandidateRouting, lb: LoadBalancer, multiplicity: FloatArray | None = None
-) -> Flow:
-    """Unit external flow: kube-proxy routing of the LB's inflow, or straight to Pods for ``ipTargets``."""
-    if lb.model == "ipTargets":
-        return direct_to_pods(inflow, multiplicity)
-    return dispatch(inflow, routing, multiplicity)
-
-
-__all__ = ["detection_seconds", "entry_shares", "external_flow", "leader_index"]
+__all__ = ["detection_seconds", "entry_shares", "leader_index"]

@@ -12,8 +12,6 @@ from planner.engine.metrics import (
     IntArray,
     PodLoadRows,
     PodLoadStats,
-    coefficient_of_variation,
-    hottest_pod_ratio,
     pod_load_rows,
     pod_load_stats,
 )
@@ -44,43 +42,9 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
     def _total(self, values: FloatArray) -> float:
         return float(values.sum() if self.weight is None else values @ self.weight)
 
-    def scaled(self, factor: float) -> Flow:
-        return Flow(
-            received=self.received * factor,
-            forwarded=self.forwarded * factor,
-            served_locally=self.served_locally * factor,
-            dropped=self.dropped * factor,
-            ready_load=self.ready_load * factor,
-            terminating_load=self.terminating_load * factor,
-            weight=self.weight,
-        )
-
-    def plus(self, other: Flow) -> Flow:
-        return Flow(
-            received=self.received + other.received,
-            forwarded=self.forwarded + other.forwarded,
-            served_locally=self.served_locally + other.served_locally,
-            dropped=self.dropped + other.dropped,
-            ready_load=self.ready_load + other.ready_load,
-            terminating_load=self.terminating_load + other.terminating_load,
-            weight=self.weight if self.weight is not None else other.weight,
-        )
-
-    @property
-    def total_received(self) -> float:
-        return self._total(self.received)
-
-    @property
-    def total_dropped(self) -> float:
-        return self._total(self.dropped)
-
     @property
     def total_served(self) -> float:
         return self._total(self.ready_load) + self._total(self.terminating_load)
-
-    def dropped_fraction(self) -> float:
-        total = self.total_received
-        return self.total_dropped / total if total > 0 else 0.0
 
     def extra_hop_fraction(self) -> float:
         """Share of served connections whose endpoint is on another node than the one they entered."""
@@ -225,20 +189,6 @@ def dispatch(inflow: FloatArray, routing: CandidateRouting, multiplicity: FloatA
     return dispatch_rows(inflow[None, :], [routing], multiplicity).row(0)
 
 
-def direct_to_pods(node_share: FloatArray, multiplicity: FloatArray | None = None) -> Flow:
-    """The LB targets Pod IPs (``ipTargets``): each node's Pods get ``node_share``; no kube-proxy hop."""
-    zero = np.zeros(node_share.shape[0])
-    return Flow(
-        received=node_share,
-        forwarded=zero,
-        served_locally=node_share,
-        dropped=zero,
-        ready_load=node_share,
-        terminating_load=zero,
-        weight=multiplicity,
-    )
-
-
 class PodGroups(msgspec.Struct, frozen=True, kw_only=True):
     """Per-Pod load in groups of identical Pods: per node, its Ready Pods and its serving-terminating Pods."""
 
@@ -248,16 +198,6 @@ class PodGroups(msgspec.Struct, frozen=True, kw_only=True):
     def stats(self) -> PodLoadStats:
         """Every load-balance metric of these groups (planner.engine.metrics), computed once."""
         return pod_load_stats(self.per_pod, self.pods)
-
-    def hottest_ratio(self) -> float:
-        return hottest_pod_ratio(self.per_pod, self.pods)
-
-    def cv(self) -> float:
-        return coefficient_of_variation(self.per_pod, self.pods)
-
-    def hottest(self) -> float:
-        present = self.pods > 0
-        return float(self.per_pod[present].max()) if present.any() else 0.0
 
 
 class PodGroupRows(msgspec.Struct, frozen=True, kw_only=True):
@@ -306,7 +246,6 @@ __all__ = [
     "FlowRows",
     "PodGroupRows",
     "PodGroups",
-    "direct_to_pods",
     "dispatch",
     "dispatch_rows",
     "pod_group_rows",

@@ -73,26 +73,6 @@ class CandidateRouting(msgspec.Struct, frozen=True, kw_only=True):
     def nodes(self) -> int:
         return int(self.mode.shape[0])
 
-    def destination(self, source: int) -> FloatArray:
-        """Probability per endpoint node for one connection entering node ``source`` (sums to 0 or 1)."""
-        out = np.zeros(self.nodes, dtype=np.float64)
-        mode = int(self.mode[source])
-        if mode == MODE_LOCAL:
-            out[source] = 1.0
-        elif mode == MODE_ZONE:
-            out[:] = self.zone_weights[self.zone[source]]
-        elif mode == MODE_ALL:
-            out[:] = self.all_weights
-        return out
-
-    def pods_at(self, source: int) -> IntArray:
-        """Pods per endpoint node that a connection entering ``source`` chooses among (evenly within a node)."""
-        if int(self.mode[source]) == MODE_LOCAL:
-            out = np.zeros(self.nodes, dtype=np.int64)
-            out[source] = self.local_pods[source]
-            return out
-        return self.endpoints
-
 
 def local_routing(ready: IntArray, terminating: IntArray, zone: IntArray) -> CandidateRouting:
     """ETP Local / ITP Local: local Ready endpoints, else local serving-terminating ones, else DROP."""
