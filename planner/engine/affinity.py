@@ -46,8 +46,9 @@ import msgspec
 import numpy as np
 
 from planner.domain.traffic import ClientPopulation, HeavyHitterClients, ZipfClients
+from planner.engine.flow import Flow
 from planner.engine.metrics import FloatArray, IntArray, hottest_pod_ratio
-from planner.engine.routing import MODE_ALL, MODE_LOCAL, MODE_ZONE, CandidateRouting
+from planner.engine.routing import MODE_ALL, MODE_DROP, MODE_LOCAL, MODE_ZONE, CandidateRouting
 
 AFFINITY_SCOPE = "per node and per service port"
 RECENT_LIST_LIMIT = 100
@@ -290,6 +291,24 @@ def _rows(routing: CandidateRouting, pods: IntArray) -> _Rows:
         next_row += 1
     ptr = np.concatenate([np.arange(local.shape[0] + 1), local.shape[0] + np.cumsum(sizes, dtype=np.int64)])
     return _Rows(row_of_node=row_of_node, ptr=ptr, group=np.concatenate(groups), prob=np.concatenate(probs))
+
+
+def _row_peaks(routing: CandidateRouting, pods: IntArray) -> FloatArray:
+    """Per entry node, the largest probability that a new connection lands on one given Pod (0: dropped)."""
+    per_pod = 1.0 / np.where(pods > 0, pods, np.inf)
+    mode = routing.mode
+    peak = np.where(mode == MODE_LOCAL, per_pod, 0.0)
+    everywhere = mode == MODE_ALL
+    if everywhere.any():
+        weights = routing.all_weights
+        peak[everywhere] = float((weights * per_pod).max()) / float(weights.sum())
+    zoned = mode == MODE_ZONE
+    if zoned.any():
+        weights = routing.zone_weights
+        totals = weights.sum(axis=1)
+        zone_peak = np.divide((weights * per_pod).max(axis=1), totals, out=np.zeros_like(totals), where=totals > 0)
+        peak[zoned] = zone_peak[routing.zone[zoned]]
+    return peak
 
 
 def _with_row(rows: _Rows, group: IntArray, prob: FloatArray) -> _Rows:
@@ -556,6 +575,7 @@ def affinity_skew(
     lb_addresses: int = 1,
     multiplicity: IntArray | None = None,
     memo: AffinityMemo | None = None,
+    unit_flow: Flow | None = None,
 ) -> AffinitySkew:
     """Simulate ClientIP stickiness for one service port.
 
@@ -577,6 +597,10 @@ def affinity_skew(
             routing-independent totals are computed once per population, proxy setting and timeout, and every
             estimate draws from the same bank of normals (common random numbers: policies compared on the same
             draws).
+        unit_flow: ``candidates`` applied to new connections entering as ``entry_share`` (any positive multiple of
+            it), as :func:`planner.engine.flow.dispatch_rows` computes it. With a client-sticky entry every key
+            makes one routing decision, so the keys' Pod distribution is that flow's mixture and the per-node
+            candidate rows need not be built (the same numbers, up to the order of float sums).
 
     Returns:
         The skew summary (see :class:`AffinitySkew` and the module docstring for the model).
@@ -593,10 +617,29 @@ def affinity_skew(
     mass = entry * mult  # share entering all the nodes an entry stands for
     if total_pods == 0 or entry_total <= 0:
         return _no_traffic(samples, seed, dropped=1.0 if total_pods == 0 else 0.0)
-    rows = _rows(candidates, pods)
-    base_rows = int(rows.ptr.shape[0] - 1)
-    routed = rows.row_of_node >= 0
-    dropped = float(mass[~routed].sum())
+    sticky = lb_client_sticky and not lb_proxying
+    direct = sticky and unit_flow is not None
+    if direct:
+        # One decision per key: the keys' Pod distribution is the routing's mixture, which the flow holds.
+        assert unit_flow is not None
+        routed = candidates.mode != MODE_DROP
+        dropped = float(mass[~routed].sum())
+        mixture = np.zeros(nodes + 1)
+        mixture[:nodes] = (unit_flow.ready_load + unit_flow.terminating_load) / float(unit_flow.received @ mult)
+        mixture[sink] = dropped
+        support = np.flatnonzero(mixture > 0)
+        rows = _Rows(
+            row_of_node=np.where(routed, 0, -1),
+            ptr=np.array([0, support.shape[0]], dtype=np.int64),
+            group=support,
+            prob=mixture[support] / mixture[support].sum(),
+        )
+        base_rows = 0
+    else:
+        rows = _rows(candidates, pods)
+        base_rows = int(rows.ptr.shape[0] - 1)
+        routed = rows.row_of_node >= 0
+        dropped = float(mass[~routed].sum())
 
     interval = clients.connection_interval_seconds
     # Expected new connections per timeout window of a key with share 1 (times its share and node share).
@@ -608,7 +651,6 @@ def affinity_skew(
         if memo is not None:
             memo.keys[memo_key] = keys_and_totals
     keys, sticky_memo = keys_and_totals
-    sticky = lb_client_sticky and not lb_proxying
     rest_mean = keys.rest_mass / keys.rest_count if keys.rest_count else 0.0
     light_limit = LIGHT_FRACTION / max(total_pods, 1)
 
@@ -622,12 +664,15 @@ def affinity_skew(
     live = np.zeros(nodes)  # expected live keys per entry node
 
     if sticky:
-        users = np.bincount(rows.row_of_node[routed], weights=mass[routed], minlength=base_rows)
-        base_entry_row = np.repeat(np.arange(base_rows), np.diff(rows.ptr))
-        mixture = np.bincount(rows.group, weights=users[base_entry_row] * rows.prob, minlength=nodes + 1)
-        mixture[sink] = dropped
-        support = np.flatnonzero(mixture > 0)
-        rows = _with_row(rows, support, mixture[support] / mixture[support].sum())
+        if not direct:
+            users = np.bincount(rows.row_of_node[routed], weights=mass[routed], minlength=base_rows)
+            base_entry_row = np.repeat(np.arange(base_rows), np.diff(rows.ptr))
+            mixture = np.bincount(rows.group, weights=users[base_entry_row] * rows.prob, minlength=nodes + 1).astype(
+                np.float64, copy=False
+            )
+            mixture[sink] = dropped
+            support = np.flatnonzero(mixture > 0)
+            rows = _with_row(rows, support, mixture[support] / mixture[support].sum())
         totals = sticky_memo.get(light_limit)
         if totals is None:
             totals = sticky_memo[light_limit] = _sticky_totals(keys, rate, light_limit)
@@ -741,7 +786,12 @@ def affinity_skew(
     node_pinned = _node_sums(pinned, pod_first[hosting], pods[hosting])
     busiest = np.argmax(node_total, axis=1)
     busiest_node = hosting[busiest]
-    stay = _own_node_probability(rows, entry_row, nodes)
+    if direct:
+        assert unit_flow is not None
+        received = unit_flow.received
+        stay = np.divide(unit_flow.served_locally, received, out=np.zeros(nodes), where=received > 0)
+    else:
+        stay = _own_node_probability(rows, entry_row, nodes)
     entered_elsewhere = pinned_in * (1.0 - stay)
     # ``entered_elsewhere`` is an expectation over keys, not conditioned on the sample's pins: in a sample where
     # the keys that entered the busiest node were pinned on it, adding it counts them twice. The union of the two
@@ -752,19 +802,24 @@ def affinity_skew(
     )
 
     # No affinity: every connection is spread by its entry node's candidates.
-    users_row = np.zeros(n_rows)
-    np.add.at(users_row, rows.row_of_node[routed], mass[routed])
-    base_mask = real & (entry_row < base_rows)
-    expect_g = np.bincount(
-        rows.group[base_mask], weights=(users_row[entry_row] * rows.prob)[base_mask], minlength=nodes
-    )
+    # xt_recent: live keys per endpoint per node = live keys entering n x probability of one given Pod.
+    if direct:
+        expect_g = mixture[:nodes]
+        row_peak_of_node = _row_peaks(candidates, pods)
+        recent = live[routed] * row_peak_of_node[routed]
+    else:
+        users_row = np.zeros(n_rows)
+        np.add.at(users_row, rows.row_of_node[routed], mass[routed])
+        base_mask = real & (entry_row < base_rows)
+        expect_g = np.bincount(
+            rows.group[base_mask], weights=(users_row[entry_row] * rows.prob)[base_mask], minlength=nodes
+        ).astype(np.float64, copy=False)
+        row_peak = np.zeros(n_rows)
+        np.maximum.at(row_peak, entry_row[real], per_pod_prob[real])
+        recent = live[routed] * row_peak[rows.row_of_node[routed]]
     per_pod = np.divide(expect_g, pods, out=np.zeros(nodes), where=pods > 0)
     no_affinity_share = float(per_pod[pods > 0].max()) if total_pods else 0.0
 
-    # xt_recent: live keys per endpoint per node = live keys entering n x probability of one given Pod.
-    row_peak = np.zeros(n_rows)
-    np.maximum.at(row_peak, entry_row[real], per_pod_prob[real])
-    recent = live[routed] * row_peak[rows.row_of_node[routed]]
     recent_max = float(recent.max()) if recent.shape[0] else 0.0
 
     return AffinitySkew(

@@ -119,7 +119,9 @@ class _PathBatch:
     """Traffic paths of one state computed together; their per-Pod groups and statistics are built on first use
     (only the input's own state needs them, for the path summaries)."""
 
-    def __init__(self, flows: FlowRows, state: _State) -> None:
+    def __init__(self, unit: FlowRows, flows: FlowRows, state: _State) -> None:
+        self.unit = unit
+        """Each path for one new connection per second in all (affinity reads its routing mixture)."""
         self.flows = flows
         self.state = state
         self._groups: PodGroupRows | None = None
@@ -162,6 +164,10 @@ class _Path(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def stats(self) -> PodLoadStats:
         return self.batch.stats.row(self.index)
+
+    @property
+    def unit_flow(self) -> Flow:
+        return self.batch.unit.row(self.index)
 
 
 class _Computed(msgspec.Struct, frozen=True, kw_only=True):
@@ -380,7 +386,7 @@ class _Evaluator:
             entries = list(path_keys.values())
             unit = dispatch_rows(np.stack([e[0] for e in entries]), [e[1] for e in entries], mult)
             flows = unit.scaled(np.array([e[2] for e in entries]))
-            batch = _PathBatch(flows, state)
+            batch = _PathBatch(unit, flows, state)
             served = flows.totals(flows.ready_load) + flows.totals(flows.terminating_load)
             forwarded = flows.totals(flows.forwarded)
             for i, (cache_key, entry) in enumerate(path_keys.items()):
@@ -751,6 +757,12 @@ class _Evaluator:
             entry = self.ext_inflow(policy, self.state) if external else self.classes.callers
             lb = self.lb
             sticky = lb.client_affinity if lb.client_affinity is not None else True
+            # The path's flow carries the routing's mixture when it entered in proportion to ``entry`` (the
+            # internal path leaves out callers on nodes that are down).
+            ext_key, int_key = self._path_keys(key, self.state)
+            path = self._paths.get(ext_key if external else int_key)  # type: ignore[arg-type]
+            same_entry = external or not (self.classes.callers[~self.state.node_up] > 0).any()
+            unit_flow = path.unit_flow if path is not None and same_entry else None
             self._affinity[cache_key] = affinity_skew(
                 entry,
                 routing,
@@ -762,6 +774,7 @@ class _Evaluator:
                 samples=samples,
                 multiplicity=self.classes.count,
                 memo=self._affinity_memo,
+                unit_flow=unit_flow,
             )
         return self._affinity[cache_key]
 

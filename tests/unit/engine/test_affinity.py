@@ -18,6 +18,7 @@ from planner.engine.affinity import (
     _power_tail,
     affinity_skew,
 )
+from planner.engine.flow import dispatch
 from planner.engine.routing import cluster_routing, local_routing
 
 
@@ -309,3 +310,50 @@ def test_hottest_pod_distribution_matches_client_by_client_draws(distribution, c
         hottest[start : start + 500] = loads.max(axis=1)
     assert result.hottest_pod_share_mean == pytest.approx(float(hottest.mean()), rel=0.02)
     assert result.hottest_pod_share_p99 == pytest.approx(float(np.quantile(hottest, 0.99)), rel=0.04)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sticky_estimate_from_the_flow_equals_the_candidate_rows(seed):
+    # Under a client-sticky entry every key makes one routing decision, so the estimate can read the routing's
+    # mixture, own-node share and per-Pod peaks off the dispatched flow instead of building per-node candidate
+    # rows. Both must give the same numbers (random routings of every kind, down nodes, classes): exactly the
+    # same up to float-sum order with light clients only, and the same deterministic parts with heavy hitters.
+    rng = np.random.default_rng(seed)
+    nodes = int(rng.integers(2, 9))
+    ready = rng.integers(0, 3, nodes).astype(np.int64)
+    ready[int(rng.integers(0, nodes))] += 1
+    zone = rng.integers(0, 3, nodes).astype(np.int64)
+    zeros = np.zeros(nodes, dtype=np.int64)
+    routing = [
+        local_routing(ready, zeros, zone),
+        cluster_routing(ready, zeros, zone, 3, topology="none", node_hints_enabled=False),
+        cluster_routing(ready, zeros, zone, 3, topology="PreferSameZone", node_hints_enabled=False),
+        cluster_routing(ready, zeros, zone, 3, topology="PreferSameNode", node_hints_enabled=True),
+    ][seed % 4]
+    entry = rng.random(nodes) * (rng.random(nodes) > 0.2)
+    entry[int(np.argmax(ready))] += 0.1
+    multiplicity = np.where(ready > 0, 1, rng.integers(1, 4, nodes)).astype(np.int64)
+    flow = dispatch(entry * 3.0, routing, multiplicity.astype(np.float64))  # any multiple of the entry
+    for clients, exact in (
+        (ClientPopulation(count=50_000, connection_interval_seconds=60), True),
+        (ClientPopulation(count=300, distribution=ZipfClients(exponent=1.2)), False),
+    ):
+        common = {
+            "clients": clients,
+            "timeout_seconds": 10800,
+            "lb_client_sticky": True,
+            "lb_proxying": False,
+            "seed": seed,
+            "samples": 100,
+            "multiplicity": multiplicity,
+        }
+        rows = affinity_skew(entry, routing, **common)
+        direct = affinity_skew(entry, routing, unit_flow=flow, **common)
+        for field in (
+            "pinned_fraction",
+            "dropped_fraction",
+            "no_affinity_hottest_pod_share",
+            "recent_entries_per_endpoint_max",
+            *(("hottest_pod_share_mean", "hottest_pod_share_p99", "repinned_on_node_loss") if exact else ()),
+        ):
+            assert getattr(direct, field) == pytest.approx(getattr(rows, field), rel=1e-9, abs=1e-12), field
