@@ -198,6 +198,37 @@ class ServiceModel:
         self.group_min[key] = low
         return k, low, p
 
+    def _zone_denominator(self, members: list[int], key: int) -> Any:
+        """P_z = K_z m_z for one zone, with m_z enumerated: one Boolean e_v per candidate value v, and K_z split
+        into K_v (= K_z when m_z = v, else 0), so P_z = sum_v v K_v is linear and y_c >= m_z u_c is one linear
+        constraint per value, enforced by e_v. This is exact (m_z takes exactly one value) and, unlike the product
+        K_z m_z, keeps a linear relaxation the solver can bound with."""
+        m, upper = self.model, self.n_upper
+        size = sum(self.classes[i].size for i in members)
+        top = max(1, min(upper, max(self.classes[i].cap for i in members)))
+        k = m.new_int_var(0, size, f"K{key}")
+        m.add(k == sum(self.u[i] for i in members))
+        low = m.new_int_var(1, top, f"m{key}")
+        choice = [m.new_bool_var(f"m{key}={v}") for v in range(1, top + 1)]
+        m.add_exactly_one(choice)
+        m.add(low == sum(v * e for v, e in enumerate(choice, start=1)))
+        parts = []
+        for v, e in enumerate(choice, start=1):
+            kv = m.new_int_var(0, min(size, upper // v), f"K{key}_{v}")
+            m.add(kv == k).only_enforce_if(e)
+            m.add(kv == 0).only_enforce_if(~e)
+            parts.append(v * kv)
+            for i in members:
+                if self.classes[i].size > 1:
+                    m.add(self.y[i] >= v * self.u[i]).only_enforce_if(e)
+        for i in members:
+            if self.classes[i].size == 1:
+                m.add(self.y[i] >= low).only_enforce_if(self.u[i])
+        p = m.new_int_var(0, upper, f"P{key}")
+        m.add(p == sum(parts))
+        self.group_min[key] = low
+        return p
+
     def _build_balance(self, zones: list[int]) -> None:
         svc, m, upper = self.svc, self.model, self.n_upper
         if svc.balance_model in ("uniform", "leader") or not self.classes:
@@ -210,14 +241,25 @@ class ServiceModel:
             for z in zones:
                 members = [i for i, c in enumerate(self.classes) if c.zone == z]
                 if svc.balance_model == "nodeLocal":
-                    _, _, p = self._group_denominator(members, z)
+                    p = self._zone_denominator(members, z)
                 else:
                     p = sum(self.y[i] for i in members)
                 m.add(q <= p).only_enforce_if(self.zone_active[z])
+            # D = Z Q with the number of active zones Z enumerated: Q_k = Q when exactly k zones are active (else
+            # 0), so D = sum_k k Q_k is linear
+            counts = [m.new_bool_var(f"Z={k}") for k in range(1, len(zones) + 1)]
+            m.add_exactly_one(counts)
+            m.add(sum(k * w for k, w in enumerate(counts, start=1)) == sum(self.zone_active.values()))
+            split = []
+            for k, w in enumerate(counts, start=1):
+                qk = m.new_int_var(0, upper // k, f"Q{k}")
+                m.add(qk == q).only_enforce_if(w)
+                m.add(qk == 0).only_enforce_if(~w)
+                split.append(k * qk)
             d = m.new_int_var(0, upper, "D")
-            active = m.new_int_var(0, len(zones), "Z")
-            m.add(active == sum(self.zone_active.values()))
-            m.add_multiplication_equality(d, [active, q])
+            m.add(d == sum(split))
+            # redundant: Z Q <= the sum over active zones of their Pods = N
+            m.add(d <= self.n_rep)
             self.group_min[-3] = q
             self.denominator = d
         if svc.replicas_min != svc.replicas_max or self.explain or self.force_ratio:

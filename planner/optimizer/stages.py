@@ -203,9 +203,7 @@ def solve_stages(
                 )
             )
             model.add(term.expr <= obj)
-            model.clear_hints()  # type: ignore[no-untyped-call]
-            for i, v in enumerate(decision_vars):
-                model.add_hint(v, values[i])
+            _hint_solution(model, solver)
             continue
         shown_obj, shown_bound = describe(term, obj, bound) if describe else (float(obj), float(bound))
         gap = abs(shown_obj - shown_bound) / abs(shown_obj) if shown_obj else 0.0
@@ -222,10 +220,17 @@ def solve_stages(
         )
         # fix this stage's optimum (or the value reached) before the next one, and hint the solution
         model.add(term.expr >= obj) if term.maximize else model.add(term.expr <= obj)
-        model.clear_hints()  # type: ignore[no-untyped-call]
-        for i, v in enumerate(decision_vars):
-            model.add_hint(v, values[i])
+        _hint_solution(model, solver)
     return StageOutcome(reports, values, branches, conflicts, spent, wall_cut, proven)
+
+
+def _hint_solution(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
+    """Hint every variable with the solution just found: a complete hint is checked and adopted at once by the next
+    stage, where a hint of the decision variables alone must first be completed by a search."""
+    model.clear_hints()  # type: ignore[no-untyped-call]
+    for index in range(len(model.proto.variables)):
+        var = model.get_int_var_from_proto_index(index)
+        model.add_hint(var, int(solver.value(var)))
 
 
 def _decode_weighted(  # noqa: PLR0917

@@ -119,6 +119,46 @@ def test_cross_zone_off_zones_of_two_and_four_nodes():
     assert not svc.manifests.reproduces_plan
 
 
+def test_cross_zone_off_leaves_out_a_zone_that_cannot_match_the_others():
+    # Cross-zone off: a Pod gets 1/(Z K_z x_n); the ratio is N / (Z Q), Q = min over used zones of K_z m_z.
+    # Room (1 cpu per Pod): zone a two nodes of 4, zone b one node of 2, zone c one node of 1; 4..8 replicas,
+    # at least 2 zones. With c: Q <= 1 (one node, one Pod), so N / (3 * 1) >= 4/3. Without c: Q <= K_b m_b <= 2,
+    # and N = 4 gives 4 / (2 * 2) = 1.0: b1 = 2 and zone a 2 Pods with K_a m_a = 2 (two nodes x 1 for spread).
+    # Every Pod then gets 1/(2*1*2) = 1/(2*2*1) = 1/4 = the mean 1/4.
+    nodes = [node("a1", "a", cpu="4"), node("a2", "a", cpu="4"), node("b1", "b", cpu="2"), node("c1", "c", cpu="1")]
+    lb = {"model": "nodeEqual", "crossZone": False}
+    goal = {
+        "plan": plan(replicas=4, cpu="1", lb=lb),
+        "replicaRange": {"min": 4, "max": 8},
+        "highAvailability": {"minZones": 2},
+    }
+    result, svc = _one(request(cluster(nodes), [goal]))
+    assert result.status == "optimal"
+    assert svc.pods_per_node == {"a1": 1, "a2": 1, "b1": 2}
+    assert svc.quality.hottest_pod_ratio == pytest.approx(1.0)
+    assert svc.solver_hottest_pod_ratio == pytest.approx(1.0)
+
+
+def test_cross_zone_off_even_needs_a_multiple_of_the_zone_count_and_is_proven():
+    # Cross-zone off over 3 required zones: N / (3 Q) with 3 Q <= the sum of the zones' Pods = N, so ratio 1.0
+    # needs every zone at K_z m_z = N / 3, i.e. N a multiple of 3; in the range 4..8 that is 6 (4, 5, 7, 8 cannot
+    # be even). Spread then takes 2 nodes x 1 Pod per zone (K_z m_z = 2) over 1 node x 2. Every stage is proven.
+    nodes = [node(f"{z}{i}", z) for z in "abc" for i in range(3)]
+    lb = {"model": "nodeEqual", "crossZone": False}
+    goal = {
+        "plan": plan(replicas=4, lb=lb),
+        "replicaRange": {"min": 4, "max": 8},
+        "highAvailability": {"minZones": 3},
+    }
+    result, svc = _one(request(cluster(nodes), [goal]))
+    assert result.status == "optimal"
+    assert all(st.status in {"optimal", "skipped"} for st in result.stages)
+    assert svc.replicas == 6
+    assert svc.quality.hottest_pod_ratio == pytest.approx(1.0)
+    per_zone = {z: sorted(v for k, v in svc.pods_per_node.items() if k.startswith(z)) for z in "abc"}
+    assert per_zone == {"a": [1, 1], "b": [1, 1], "c": [1, 1]}
+
+
 def test_cluster_policy_placement_cannot_help():
     # ETP Cluster: every node spreads over all N Pods, each Pod 1/N whatever the placement -> ratio 1 always.
     _, svc = _one(request(cluster(equal_nodes(3)), [{"plan": plan(replicas=10, etp="Cluster")}]))

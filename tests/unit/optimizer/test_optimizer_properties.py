@@ -20,7 +20,7 @@ from planner.optimizer.validation import violations
 @st.composite
 def tiny_problem(draw):
     count = draw(st.integers(1, 4))
-    zones = draw(st.lists(st.sampled_from("ab"), min_size=count, max_size=count))
+    zones = draw(st.lists(st.sampled_from("abc"), min_size=count, max_size=count))
     cpus = draw(st.lists(st.integers(1, 4), min_size=count, max_size=count))
     tainted = draw(st.lists(st.booleans(), min_size=count, max_size=count))
     nodes = []
@@ -83,14 +83,15 @@ def test_matches_brute_force_and_beats_baselines(req):
 
 
 def _timeout_prone_request():
-    # 300 nodes of mixed sizes over 5 zones, cross-zone off, a wide replica range: the fewest-replicas stage cannot
-    # be proven within a small deterministic budget (ratio 1 needs a multiple of 5 replicas, the bound stays at 97).
+    # 301 nodes of mixed sizes over 7 zones, cross-zone off, a wide replica range: the fewest-replicas stage cannot
+    # be proven within a small deterministic budget (ratio 1 needs every zone at the same K_z m_z, so a multiple
+    # of 7 replicas: 98; the search stops above it).
     rng = random.Random(3)
-    nodes = [node(f"n{i}", "abcde"[i % 5], cpu=str(rng.choice([2, 3, 5, 7, 11]))) for i in range(300)]
+    nodes = [node(f"n{i}", "abcdefg"[i % 7], cpu=str(rng.choice([2, 3, 5, 7, 11]))) for i in range(301)]
     goal = {
         "plan": plan(replicas=100, cpu="1", lb={"model": "nodeEqual", "crossZone": False}),
         "replicaRange": {"min": 97, "max": 301},
-        "highAvailability": {"minZones": 5},
+        "highAvailability": {"minZones": 7},
     }
     return request(
         cluster(nodes),
