@@ -1,6 +1,6 @@
 """Placement optimizer benchmark: time, status, gap and engine-measured quality against every baseline.
 
-Usage: python bench/optimizer_bench.py [--quick] [--out bench/results/optimizer.md]
+Usage: python bench/optimizer_bench.py [--quick] [--case TEXT] [--out bench/results/optimizer.md]
 
 Instances: "roomy" clusters (plenty of free capacity everywhere), and "capacity pressure": every node already runs
 other Pods whose random requests leave fragmented free cpu, the Services' Pods request 1 to 2 cpu so they fit
@@ -193,7 +193,9 @@ def summarize(result: Recommendation) -> dict[str, Any]:
     }
 
 
-def _case(label: str, nodes: int, services: int, replicas: tuple[int, int], runs: int, **kw: Any) -> tuple:
+def _case(
+    label: str, nodes: int, services: int, replicas: tuple[int, int], runs: int, **kw: Any
+) -> tuple[str, dict[str, Any], int]:
     return (label, {"nodes": nodes, "services": services, "replicas": replicas, **kw}, runs)
 
 
@@ -241,11 +243,14 @@ def _p95(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="only the small cases, one run each")
+    parser.add_argument("--case", default=None, help="only the cases whose label contains this text")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     rows = []
     for label, kw, runs in CASES:
         if args.quick and kw["nodes"] > 100:
+            continue
+        if args.case is not None and args.case not in label:
             continue
         walls: list[float] = []
         solver: list[float] = []

@@ -284,8 +284,7 @@ def recommend(request: RecommendRequest) -> Recommendation:
         # what the first pass left (it rarely needs its share) goes to the coupled Services
         remaining = max(params.time_limit_seconds - spent, params.time_limit_seconds * (1 - FIRST_PASS_SHARE))
         second_pass = _share(params, remaining * SEQUENTIAL_SHARE, len(coupled))
-        # largest Pods first (first-fit decreasing): small Pods fill the gaps large ones leave; Services that did
-        # not fit go first in the next round
+        # largest Pods first (first-fit decreasing): small Pods fill the gaps large ones leave
         ranked = sorted(
             coupled, key=lambda i: (-int(inst.services[i].request[0]), -int(inst.services[i].request[1]), i)
         )
@@ -298,10 +297,17 @@ def recommend(request: RecommendRequest) -> Recommendation:
                 inst, coupled, fixed, best_round.pods
             ):
                 best_round = attempt
+            # Services without a plan, then those below their own balance optimum, go first in the next round
             missing = [si for si in ranked if si not in attempt.pods]
-            if not missing or attempt.wall_cut:
+            behind = [
+                si
+                for si in ranked
+                if si in attempt.pods
+                and attempt.solutions[si].optima.get("balance") != own_optima.get(si, {}).get("balance")
+            ]
+            if not (missing or behind) or attempt.wall_cut:
                 break
-            ranked = missing + [si for si in ranked if si in attempt.pods]
+            ranked = missing + behind + [si for si in ranked if si not in missing and si not in behind]
         assert best_round is not None
         solutions.update(best_round.solutions)
         sequential = best_round.pods
