@@ -777,13 +777,13 @@ def affinity_skew(
     hottest = total[np.arange(samples), hottest_pod]
     served = 1.0 - dropped
     mean_share = served / total_pods if total_pods else 0.0
-    hot_mean = float(hottest.mean())
+    hot_mean = float(hottest.sum()) / samples
     hot_p99 = _p99(hottest)
     repin_pod = float(pinned[np.arange(samples), hottest_pod].mean())
 
     hosting = np.flatnonzero(pods > 0)
-    node_total = _node_sums(total, pod_first[hosting], pods[hosting])
     node_pinned = _node_sums(pinned, pod_first[hosting], pods[hosting])
+    node_total = node_pinned + (fresh_g * pods)[hosting]  # the expired part is the same in every sample
     busiest = np.argmax(node_total, axis=1)
     busiest_node = hosting[busiest]
     if direct:

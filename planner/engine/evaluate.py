@@ -18,7 +18,16 @@ from planner.engine.affinity import AffinityMemo, AffinitySkew, affinity_skew
 from planner.engine.classes import node_classes
 from planner.engine.external import detection_seconds, entry_shares, leader_index
 from planner.engine.findings import findings_for, verdict_for
-from planner.engine.flow import Flow, FlowRows, PodGroupRows, PodGroups, dispatch_rows, pod_group_rows, pod_groups
+from planner.engine.flow import (
+    FLOW_FIELDS,
+    Flow,
+    FlowRows,
+    PodGroupRows,
+    PodGroups,
+    dispatch_rows,
+    pod_group_rows,
+    pod_groups,
+)
 from planner.engine.inputs import EngineInput, TrafficPolicy
 from planner.engine.internal import caller_shares
 from planner.engine.metrics import BoolArray, FloatArray, IntArray, PodLoadRows, PodLoadStats
@@ -413,26 +422,26 @@ class _Evaluator:
         if not combos:
             return
         # Every policy's flow as external row + internal row, gathered from the paths (a missing path: zeros).
-        paths = [p for p in self._paths.values() if p is not None and p.state is state]
-        row_of = {id(p): i for i, p in enumerate(paths)}
-        none = len(paths)
-        ext_rows = np.array([row_of[id(e)] if e is not None else none for e, _ in combos.values()])
-        int_rows = np.array([row_of[id(i)] if i is not None else none for _, i in combos.values()])
-        zero = np.zeros((1, self.classes.size))
+        batches: dict[int, _PathBatch] = {}
+        for path in self._paths.values():
+            if path is not None and path.state is state:
+                batches.setdefault(id(path.batch), path.batch)
+        offset: dict[int, int] = {}
+        rows_before = 0
+        for batch_id, batch in batches.items():
+            offset[batch_id] = rows_before
+            rows_before += batch.flows.rows
+        if len(batches) == 1:
+            table = next(iter(batches.values())).flows
+        else:  # several batches, or none (no path carries traffic: every policy's flow is zeros)
+            parts = [b.flows.data for b in batches.values()] or [np.zeros((len(FLOW_FIELDS), 0, self.classes.size))]
+            table = FlowRows(data=np.concatenate(parts, axis=1), weight=mult)
 
-        def gather(field: str) -> FloatArray:
-            table = np.vstack([*(getattr(p.flow, field) for p in paths), zero])
-            out: FloatArray = table[ext_rows] + table[int_rows]
-            return out
+        def row_of(path: _Path | None) -> int:
+            return table.rows if path is None else offset[id(path.batch)] + path.index
 
-        flows = FlowRows(
-            received=gather("received"),
-            forwarded=gather("forwarded"),
-            served_locally=gather("served_locally"),
-            dropped=gather("dropped"),
-            ready_load=gather("ready_load"),
-            terminating_load=gather("terminating_load"),
-            weight=mult,
+        flows = table.sums(
+            np.array([row_of(e) for e, _ in combos.values()]), np.array([row_of(i) for _, i in combos.values()])
         )
         groups = pod_group_rows(flows.ready_load, flows.terminating_load, state.ready, state.terminating)
         stats = groups.stats()

@@ -52,30 +52,48 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
         return self._total(self.forwarded) / served if served > 0 else 0.0
 
 
-class FlowRows(msgspec.Struct, frozen=True, kw_only=True):
-    """Several flows over the same nodes at once (one row per traffic path or policy): each array is
-    ``(rows, nodes)``, with the meaning of the :class:`Flow` attribute of the same name."""
+FLOW_FIELDS = ("received", "forwarded", "served_locally", "dropped", "ready_load", "terminating_load")
+"""The :class:`Flow` arrays, in the order :class:`FlowRows` stacks them."""
 
-    received: FloatArray
-    forwarded: FloatArray
-    served_locally: FloatArray
-    dropped: FloatArray
-    ready_load: FloatArray
-    terminating_load: FloatArray
+
+class FlowRows(msgspec.Struct, frozen=True, kw_only=True):
+    """Several flows over the same nodes at once (one row per traffic path or policy).
+
+    ``data[f, i, n]`` is field ``FLOW_FIELDS[f]`` of row ``i`` at node ``n`` (the :class:`Flow` attribute of the
+    same name); one array, so that scaling or gathering rows is one operation for every field.
+    """
+
+    data: FloatArray
     weight: FloatArray | None = None
 
     @property
     def rows(self) -> int:
-        return int(self.received.shape[0])
+        return int(self.data.shape[1])
+
+    @property
+    def ready_load(self) -> FloatArray:
+        out: FloatArray = self.data[4]
+        return out
+
+    @property
+    def terminating_load(self) -> FloatArray:
+        out: FloatArray = self.data[5]
+        return out
+
+    @property
+    def forwarded(self) -> FloatArray:
+        out: FloatArray = self.data[1]
+        return out
 
     def row(self, index: int) -> Flow:
+        d = self.data
         return Flow(
-            received=self.received[index],
-            forwarded=self.forwarded[index],
-            served_locally=self.served_locally[index],
-            dropped=self.dropped[index],
-            ready_load=self.ready_load[index],
-            terminating_load=self.terminating_load[index],
+            received=d[0, index],
+            forwarded=d[1, index],
+            served_locally=d[2, index],
+            dropped=d[3, index],
+            ready_load=d[4, index],
+            terminating_load=d[5, index],
             weight=self.weight,
         )
 
@@ -86,50 +104,12 @@ class FlowRows(msgspec.Struct, frozen=True, kw_only=True):
 
     def scaled(self, factors: FloatArray) -> FlowRows:
         """Row ``i`` times ``factors[i]``."""
-        f = factors[:, None]
-        return FlowRows(
-            received=self.received * f,
-            forwarded=self.forwarded * f,
-            served_locally=self.served_locally * f,
-            dropped=self.dropped * f,
-            ready_load=self.ready_load * f,
-            terminating_load=self.terminating_load * f,
-            weight=self.weight,
-        )
+        return FlowRows(data=self.data * factors[None, :, None], weight=self.weight)
 
-    def pick(self, index: IntArray) -> FlowRows:
-        """The rows ``index`` (-1: a row of zeros)."""
-        padded = [np.vstack([a, np.zeros((1, a.shape[1]))]) for a in self._arrays()]
-        return FlowRows(
-            received=padded[0][index],
-            forwarded=padded[1][index],
-            served_locally=padded[2][index],
-            dropped=padded[3][index],
-            ready_load=padded[4][index],
-            terminating_load=padded[5][index],
-            weight=self.weight,
-        )
-
-    def plus(self, other: FlowRows) -> FlowRows:
-        return FlowRows(
-            received=self.received + other.received,
-            forwarded=self.forwarded + other.forwarded,
-            served_locally=self.served_locally + other.served_locally,
-            dropped=self.dropped + other.dropped,
-            ready_load=self.ready_load + other.ready_load,
-            terminating_load=self.terminating_load + other.terminating_load,
-            weight=self.weight if self.weight is not None else other.weight,
-        )
-
-    def _arrays(self) -> tuple[FloatArray, ...]:
-        return (
-            self.received,
-            self.forwarded,
-            self.served_locally,
-            self.dropped,
-            self.ready_load,
-            self.terminating_load,
-        )
+    def sums(self, first: IntArray, second: IntArray) -> FlowRows:
+        """Row ``first[j]`` plus row ``second[j]`` for every ``j`` (index ``rows``: a row of zeros)."""
+        padded = np.concatenate([self.data, np.zeros((len(FLOW_FIELDS), 1, self.data.shape[2]))], axis=1)
+        return FlowRows(data=padded[:, first] + padded[:, second], weight=self.weight)
 
 
 def dispatch_rows(
@@ -173,15 +153,17 @@ def dispatch_rows(
     else:
         local_ready, local_serving_terminating = to_local, np.zeros((rows, nodes))
     endpoints_terminating = np.array([r.endpoints_terminating for r in routings])[:, None]
-    return FlowRows(
-        received=inflow,
-        forwarded=np.maximum(forwarded, 0.0),
-        served_locally=stay,
-        dropped=dropped,
-        ready_load=local_ready + np.where(endpoints_terminating, 0.0, cluster_load),
-        terminating_load=local_serving_terminating + np.where(endpoints_terminating, cluster_load, 0.0),
-        weight=multiplicity,
+    data = np.stack(
+        [
+            inflow,
+            np.maximum(forwarded, 0.0),
+            stay,
+            dropped,
+            local_ready + np.where(endpoints_terminating, 0.0, cluster_load),
+            local_serving_terminating + np.where(endpoints_terminating, cluster_load, 0.0),
+        ]
     )
+    return FlowRows(data=data, weight=multiplicity)
 
 
 def dispatch(inflow: FloatArray, routing: CandidateRouting, multiplicity: FloatArray | None = None) -> Flow:
@@ -242,6 +224,7 @@ def pod_groups(flow: Flow, ready: IntArray, terminating: IntArray) -> PodGroups:
 
 
 __all__ = [
+    "FLOW_FIELDS",
     "Flow",
     "FlowRows",
     "PodGroupRows",
