@@ -223,7 +223,9 @@ class _Evaluator:
         self.affinity_samples = affinity_samples
         self.proxied = inp.policy.proxied
         self.matrix = policy_matrix(inp)
-        self._keys: dict[tuple[PolicyKey, object], ComputeKey] = {}
+        self._templates: dict[PolicyKey, tuple[object, ...]] = {}
+        self._failed: dict[TrafficPolicy, int] = {}
+        """The class whose failure is analysed, per externalTrafficPolicy (its node with the largest inflow)."""
         leader = leader_index(inp, self.lb)
         alone: list[int] = []
         if self.lb.model == "l2Leader":
@@ -342,19 +344,17 @@ class _Evaluator:
     def _source(self, policy: TrafficPolicy | None, topology: TopologySource) -> Topology:
         return _hint_source(topology) if policy == "Cluster" else "none"
 
+    def _template(self, key: PolicyKey) -> tuple[object, ...]:
+        """What a policy's flows depend on besides the state: each path's policy and hint source."""
+        found = self._templates.get(key)
+        if found is None:
+            etp, itp = key.external_traffic_policy, key.internal_traffic_policy
+            found = self._templates[key] = (etp, self._source(etp, key.topology), itp, self._source(itp, key.topology))
+        return found
+
     def compute_key(self, key: PolicyKey, state: _State) -> ComputeKey:
         """What a policy's flows depend on: the state, and each path's policy and hint source."""
-        memo = (key, state.tag)
-        found = self._keys.get(memo)
-        if found is None:
-            found = self._keys[memo] = (
-                state.tag,
-                key.external_traffic_policy,
-                self._source(key.external_traffic_policy, key.topology),
-                key.internal_traffic_policy,
-                self._source(key.internal_traffic_policy, key.topology),
-            )
-        return found
+        return (state.tag, *self._template(key))  # type: ignore[return-value]
 
     def _path_keys(self, key: PolicyKey, state: _State) -> tuple[tuple[object, ...] | None, tuple[object, ...] | None]:
         """Cache keys of the policy's external and internal path (None: the path carries nothing)."""
@@ -366,6 +366,9 @@ class _Evaluator:
     def _prepare(self, state: _State, keys: list[PolicyKey]) -> None:
         """Every traffic path and combined flow of ``keys`` in ``state``, computed together (one row each)."""
         mult = self.mult
+        # One policy per distinct pair of paths (the matrix repeats them for sessionAffinity, and hint sources
+        # that Local paths ignore).
+        keys = list({self._template(key): key for key in reversed(keys)}.values())
         path_keys: dict[tuple[object, ...], tuple[FloatArray, CandidateRouting, float, float]] = {}
         callers: FloatArray | None = None
         for key in keys:
@@ -726,7 +729,9 @@ class _Evaluator:
         else:
             health_checked = self.lb.health_check
         # Classes with Pods are single nodes in node order, so this is the node with the largest inflow.
-        cls = int(np.argmax(np.where(with_pods, inflow, -1.0)))
+        cls = self._failed.get(etp)
+        if cls is None:
+            cls = self._failed[etp] = int(np.argmax(np.where(with_pods, inflow, -1.0)))
         detect = detection_seconds(self.lb, etp) if health_checked else None
         lost_per_second = self.ext_rate * float(inflow[cls])
         survivors = self.compute(key, self.down(cls))
