@@ -7,6 +7,7 @@ Fractions are rounded up, as the API server rounds a quantity to its smallest re
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -47,7 +48,13 @@ def parse_quantity(text: str | int | float) -> Fraction:
             msg = f"quantity must be finite, not {text!r}"
             raise QuantityError(msg)
         return Fraction(str(text))
-    match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
+    return _parse_text(text if isinstance(text, str) else repr(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Fraction:
+    """:func:`parse_quantity` of a string (memoised: clusters repeat the same few quantities)."""
+    match = _QUANTITY.match(text.strip())
     if match is None:
         msg = (
             f"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {text!r}"
@@ -71,16 +78,32 @@ def _nonnegative(value: Fraction, text: object) -> Fraction:
 
 def millicores(text: str | int | float) -> int:
     """CPU quantity in millicores, rounded up (``"0.1"`` -> 100, ``"1"`` -> 1000)."""
+    if isinstance(text, str):
+        return _millicores_text(text)
     return math.ceil(_nonnegative(parse_quantity(text), text) * 1000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _millicores_text(text: str) -> int:
+    return math.ceil(_nonnegative(_parse_text(text), text) * 1000)
 
 
 def byte_count(text: str | int | float) -> int:
     """Memory or storage quantity in bytes, rounded up (``"1Gi"`` -> 1073741824)."""
+    if isinstance(text, str):
+        return _byte_count_text(text)
     return math.ceil(_nonnegative(parse_quantity(text), text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _byte_count_text(text: str) -> int:
+    return math.ceil(_nonnegative(_parse_text(text), text))
 
 
 def count(text: str | int | float) -> int:
     """A plain count such as allocatable ``pods`` (``"110"`` -> 110), rounded up."""
+    if isinstance(text, str):
+        return _byte_count_text(text)
     return math.ceil(_nonnegative(parse_quantity(text), text))
 
 

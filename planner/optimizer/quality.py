@@ -40,6 +40,13 @@ def measure(svc: ServiceInstance, cluster: ClusterArrays, pods: IntArray) -> Pla
     node_ratio = node_drop = detect_drop = None
     if len(used) > 0:
         node_ratio, node_drop, detect_drop = 0.0, 0.0, 0.0
+        if svc.score_model != "l2Leader":
+            # Losing either of two nodes with the same zone and Pods leaves the same placement up to the nodes'
+            # order, which only l2Leader's tie-break (lowest index) looks at: score one node per such pair.
+            seen: dict[tuple[int, int], int] = {}
+            for node in used.tolist():
+                seen.setdefault((int(cluster.zone[node]), int(pods[node])), node)
+            used = np.array(sorted(seen.values()), dtype=np.int64)
         for n in used:
             up = cluster.node_up.copy()
             up[n] = False
@@ -48,7 +55,7 @@ def measure(svc: ServiceInstance, cluster: ClusterArrays, pods: IntArray) -> Pla
             node_drop = max(node_drop, after.dropped_fraction)
             detect_drop = max(detect_drop, float(base.node_inflow[n]))
     zone_ratio = zone_drop = None
-    zones = sorted({int(z) for z in cluster.zone[used]})
+    zones = sorted({int(z) for z in cluster.zone[pods > 0]})
     if len(zones) > 0:
         zone_ratio, zone_drop = 0.0, 0.0
         for z in zones:

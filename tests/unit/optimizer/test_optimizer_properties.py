@@ -129,3 +129,32 @@ def test_interleaved_workers_are_deterministic_too():
     first, second = recommend(req), recommend(req)
     assert [(s.objective, s.bound) for s in first.stages] == [(s.objective, s.bound) for s in second.stages]
     assert first.services[0].pods_per_node == second.services[0].pods_per_node
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("model", ["nodeEqual", "podWeighted", "ipTargets", "l2Leader"])
+def test_node_loss_quality_equals_losing_every_node_in_turn(model, seed):
+    # measure() scores one node per (zone, Pods) pair for the symmetric LB models; the worst case after losing a
+    # node must be the same as trying every node that has Pods.
+    from planner.optimizer.quality import measure
+
+    rng = random.Random(seed)
+    nodes = [node(f"n{i}", rng.choice("ab")) for i in range(7)]
+    req = request(cluster(nodes), [{"plan": plan(replicas=6, lb={"model": model, "crossZone": seed % 2 == 0})}])
+    inst = build_instance(req)
+    svc = inst.services[0]
+    pods = np.array([rng.choice([0, 1, 1, 2]) for _ in range(inst.cluster.size)], dtype=np.int64)
+    pods[0] = max(int(pods[0]), 1)
+    base = score(svc, inst.cluster, pods)
+    worst_ratio = worst_drop = detect = 0.0
+    for n in np.flatnonzero(pods > 0):
+        up = inst.cluster.node_up.copy()
+        up[n] = False
+        after = score(svc, inst.cluster, pods, up)
+        worst_ratio = max(worst_ratio, after.hottest_ratio)
+        worst_drop = max(worst_drop, after.dropped_fraction)
+        detect = max(detect, float(base.node_inflow[n]))
+    quality = measure(svc, inst.cluster, pods)
+    assert quality.node_loss_worst_ratio == pytest.approx(worst_ratio, abs=1e-9)
+    assert quality.node_loss_dropped_fraction == pytest.approx(worst_drop, abs=1e-9)
+    assert quality.node_loss_detection_dropped_fraction == pytest.approx(detect, abs=1e-9)
