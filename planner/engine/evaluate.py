@@ -30,7 +30,14 @@ from planner.engine.flow import (
 )
 from planner.engine.inputs import EngineInput, TrafficPolicy
 from planner.engine.internal import caller_shares
-from planner.engine.metrics import BoolArray, FloatArray, IntArray, PodLoadRows, PodLoadStats
+from planner.engine.metrics import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    PodLoadRows,
+    PodLoadStats,
+    extra_hop_fraction,
+)
 from planner.engine.resolve import build_input
 from planner.engine.results import (
     ClientIpVisibility,
@@ -178,6 +185,10 @@ class _Path(msgspec.Struct, frozen=True, kw_only=True):
     def unit_flow(self) -> Flow:
         return self.batch.unit.row(self.index)
 
+    @property
+    def extra_hop_fraction(self) -> float:
+        return extra_hop_fraction(self.forwarded, self.served)
+
 
 class _Computed(msgspec.Struct, frozen=True, kw_only=True):
     flow: Flow
@@ -191,8 +202,7 @@ class _Computed(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def extra_hop_fraction(self) -> float:
-        """:meth:`Flow.extra_hop_fraction`, from the totals computed with the batch."""
-        return self.forwarded / self.served if self.served > 0 else 0.0
+        return extra_hop_fraction(self.forwarded, self.served)
 
 
 ComputeKey = tuple[object, TrafficPolicy | None, Topology, TrafficPolicy | None, Topology]
@@ -571,7 +581,7 @@ class _Evaluator:
             hottest_pod_ratio=stats.hottest_ratio,
             coefficient_of_variation=stats.cv,
             dropped_fraction=dropped / offered if offered > 0 else 0.0,
-            extra_hop_fraction=path.forwarded / served if served > 0 else 0.0,
+            extra_hop_fraction=path.extra_hop_fraction,
             client_ip_visible_fraction=visible,
             offered_connections_per_second=offered,
             served_connections_per_second=served,
@@ -601,8 +611,7 @@ class _Evaluator:
         policy = self.inp.policy
         lb = self.lb
         data_plane = self.inp.traffic.data_plane
-        extra_hop = external.forwarded / external.served if external.served > 0 else 0.0
-        served_here = min(max(1.0 - extra_hop, 0.0), 1.0)
+        served_here = min(max(1.0 - external.extra_hop_fraction, 0.0), 1.0)
 
         def at_node(etp: TrafficPolicy | None) -> float:
             if etp == "Local" or data_plane == "ciliumDSR":
@@ -774,7 +783,8 @@ class _Evaluator:
             # The path's flow carries the routing's mixture when it entered in proportion to ``entry`` (the
             # internal path leaves out callers on nodes that are down).
             ext_key, int_key = self._path_keys(key, self.state)
-            path = self._paths.get(ext_key if external else int_key)  # type: ignore[arg-type]
+            path_key = ext_key if external else int_key
+            path = self._paths.get(path_key) if path_key is not None else None
             same_entry = external or not (self.classes.callers[~self.state.node_up] > 0).any()
             unit_flow = path.unit_flow if path is not None and same_entry else None
             self._affinity[cache_key] = affinity_skew(

@@ -46,11 +46,6 @@ class Flow(msgspec.Struct, frozen=True, kw_only=True):
     def total_served(self) -> float:
         return self._total(self.ready_load) + self._total(self.terminating_load)
 
-    def extra_hop_fraction(self) -> float:
-        """Share of served connections whose endpoint is on another node than the one they entered."""
-        served = self.total_served
-        return self._total(self.forwarded) / served if served > 0 else 0.0
-
 
 FLOW_FIELDS = ("received", "forwarded", "served_locally", "dropped", "ready_load", "terminating_load")
 """The :class:`Flow` arrays, in the order :class:`FlowRows` stacks them."""

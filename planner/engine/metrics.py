@@ -89,6 +89,12 @@ def pod_load_stats(per_pod_share: FloatArray, pods: IntArray) -> PodLoadStats:
     return pod_load_rows(per_pod_share[None, :], pods[None, :]).row(0)
 
 
+def extra_hop_fraction(forwarded: float, served: float) -> float:
+    """Share of served connections whose endpoint is on another node than the one they entered (``forwarded``
+    and ``served``: totals over every node; 0.0 when nothing is served)."""
+    return forwarded / served if served > 0 else 0.0
+
+
 def hottest_pod_ratio(per_pod_share: FloatArray, pods: IntArray) -> float:
     """Hottest Pod's expected load divided by the mean Pod load (1.0 is perfectly even).
 
