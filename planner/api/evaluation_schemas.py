@@ -72,7 +72,9 @@ class VerdictFailedProblem(ProblemDetails, kw_only=True):
     """Only in a ``verdict-failed`` problem."""
 
 
-class EvaluationMetadata(Wire):
+class StoredResultMetadata(Wire):
+    """What every stored result (evaluation or recommendation) records about itself and its inputs."""
+
     uid: str
     namespace: str
     subject_kind: Literal["ServicePlan", "Scenario"]
@@ -80,6 +82,10 @@ class EvaluationMetadata(Wire):
     creation_timestamp: datetime
     input_revisions: dict[str, int]
     """Revision of every input document, keyed ``Kind/name``, e.g. ``{"ServicePlan/web": 3, "Cluster/prod": 2}``."""
+
+
+class EvaluationMetadata(StoredResultMetadata):
+    """Metadata of a stored evaluation."""
 
 
 class EvaluationRecord(Wire, tag="Evaluation", tag_field="kind"):

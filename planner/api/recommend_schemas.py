@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from planner.api.evaluation_schemas import Wire
+from planner.api.evaluation_schemas import StoredResultMetadata, Wire
 from planner.api.schemas import ListMetadata
 from planner.domain.base import Schema
 from planner.domain.documents import ApiVersion
@@ -83,14 +83,8 @@ class RecommendationResult(Wire, tag="RecommendationResult", tag_field="kind"):
     recommendation: Recommendation
 
 
-class RecommendationMetadata(Wire):
-    uid: str
-    namespace: str
-    subject_kind: Literal["ServicePlan", "Scenario"]
-    subject_name: str
-    creation_timestamp: datetime
-    input_revisions: dict[str, int]
-    """Revision of every input document, keyed ``Kind/name``."""
+class RecommendationMetadata(StoredResultMetadata):
+    """Metadata of a stored recommendation."""
 
 
 class RecommendationRecord(Wire, tag="Recommendation", tag_field="kind"):

@@ -8,14 +8,13 @@ its attempts. A worker that stops cleanly releases its job (back to ``queued``, 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.engine import CursorResult
 
 from planner.db.base import utcnow
 from planner.db.engine import Database
-from planner.db.jobs import Job, job_from_record, queued_record
+from planner.db.jobs import Job, job_from_record, queued_record, update_running
 from planner.db.models import JobRecord
 
 _QUEUE_LOCK = 0x706C616E  # PostgreSQL advisory lock key serialising bounded enqueues
@@ -86,31 +85,15 @@ async def enqueue_bounded(
 async def heartbeat(db: Database, uid: str) -> bool:
     """Renew a running job's lease; ``False`` when it is no longer running (e.g. requeued by another process)."""
     async with db.write() as session:
-        result = cast(
-            "CursorResult[Any]",
-            await session.execute(
-                update(JobRecord)
-                .where(JobRecord.uid == uid, JobRecord.status == "running")
-                .values(updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        return int(result.rowcount) == 1
+        return await update_running(session, uid, {})
 
 
 async def release(db: Database, uid: str) -> bool:
     """Give a running job back to the queue without counting the attempt (clean shutdown)."""
     async with db.write() as session:
-        result = cast(
-            "CursorResult[Any]",
-            await session.execute(
-                update(JobRecord)
-                .where(JobRecord.uid == uid, JobRecord.status == "running")
-                .values(status="queued", attempts=JobRecord.attempts - 1, started_at=None, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            ),
+        return await update_running(
+            session, uid, {"status": "queued", "attempts": JobRecord.attempts - 1, "started_at": None}
         )
-        return int(result.rowcount) == 1
 
 
 async def requeue_expired(db: Database, lease_seconds: float, now: datetime | None = None) -> list[str]:

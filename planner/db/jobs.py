@@ -13,6 +13,7 @@ from typing import Any, Literal, cast
 import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from planner.db.base import utcnow
 from planner.db.engine import Database
@@ -136,21 +137,27 @@ async def claim_job(db: Database, kind: str | None = None) -> Job | None:
     return None
 
 
+async def update_running(session: AsyncSession, uid: str, values: dict[str, Any]) -> bool:
+    """Set ``values`` (and a new ``updated_at``) on job ``uid`` if it is running; whether it was."""
+    swap = cast(
+        "CursorResult[Any]",
+        await session.execute(
+            update(JobRecord)
+            .where(JobRecord.uid == uid, JobRecord.status == "running")
+            .values(**values, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return int(swap.rowcount) == 1
+
+
 async def _finish(db: Database, uid: str, values: dict[str, Any]) -> Job:
     async with db.write() as session:
-        swap = cast(
-            "CursorResult[Any]",
-            await session.execute(
-                update(JobRecord)
-                .where(JobRecord.uid == uid, JobRecord.status == "running")
-                .values(**values, updated_at=utcnow())
-                .execution_options(synchronize_session=False)
-            ),
-        )
+        swapped = await update_running(session, uid, values)
         row = (await session.execute(select(JobRecord).where(JobRecord.uid == uid))).scalar_one_or_none()
         if row is None:
             raise JobNotFound(uid)
-        if swap.rowcount != 1:
+        if not swapped:
             msg = f"job {uid} is {row.status}, not running"
             raise PreconditionFailed(msg, None)
         await session.refresh(row)
@@ -168,31 +175,3 @@ async def fail_job(db: Database, uid: str, error: dict[str, Any], *, retry: bool
     if retry and job.attempts < job.max_attempts:
         return await _finish(db, uid, {"status": "queued", "error": error})
     return await _finish(db, uid, {"status": "failed", "error": error, "finished_at": utcnow()})
-
-
-async def requeue_stalled_jobs(db: Database, started_before: datetime) -> int:
-    """Put ``running`` jobs started before ``started_before`` (their worker died) back in the queue; return how
-    many. Jobs that used all their attempts are marked ``failed`` instead."""
-    now = utcnow()
-    async with db.write() as session:
-        stalled = (JobRecord.status == "running", JobRecord.started_at < started_before)
-        failed = cast(
-            "CursorResult[Any]",
-            await session.execute(
-                update(JobRecord)
-                .where(*stalled, JobRecord.attempts >= JobRecord.max_attempts)
-                .values(status="failed", error={"message": "worker stopped"}, finished_at=now, updated_at=now)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        requeued = cast(
-            "CursorResult[Any]",
-            await session.execute(
-                update(JobRecord)
-                .where(*stalled)
-                .values(status="queued", updated_at=now)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        del failed
-        return int(requeued.rowcount)

@@ -63,6 +63,23 @@ result's ``affinity.samples``), unless they share the current policy's routing a
 EntryPathName = Literal["LoadBalancer", "NodePort", "ExternalIP"]
 
 
+def _load_numbers(offered: float, served: float, stats: PodLoadStats) -> dict[str, float]:
+    """The load figures a policy summary and a path summary share, from offered and served connections per second
+    and the Pods' load statistics."""
+    dropped = max(offered - served, 0.0)
+    return {
+        "hottest_pod_ratio": stats.hottest_ratio,
+        "coefficient_of_variation": stats.cv,
+        "dropped_fraction": dropped / offered if offered > 0 else 0.0,
+        "offered_connections_per_second": offered,
+        "served_connections_per_second": served,
+        "dropped_connections_per_second": dropped,
+        "mean_pod_connections_per_second": served / stats.pods if stats.pods else 0.0,
+        "hottest_pod_connections_per_second": stats.hottest,
+        "hottest_pod_share": stats.hottest / offered if offered > 0 else 0.0,
+    }
+
+
 def _hint_source(topology: TopologySource) -> Topology:
     if topology in ("PreferClose", "PreferSameZone"):
         return "PreferSameZone"
@@ -518,30 +535,16 @@ class _Evaluator:
         cached = self._summaries.get(cache_key)
         if cached is not None:
             return cached
-        served = computed.served
-        offered = computed.offered
-        dropped = max(offered - served, 0.0)
         stats = computed.stats
-        pods = stats.pods
-        hottest = stats.hottest
         visibility = self.client_ip(key, computed.external or computed)
-        main = self.main_visibility(visibility)
-        rejected = served == 0 and int(self.state.ready.sum() + self.state.terminating.sum()) == 0
+        rejected = computed.served == 0 and int(self.state.ready.sum() + self.state.terminating.sum()) == 0
         summary = PolicySummary(
-            hottest_pod_ratio=stats.hottest_ratio,
-            coefficient_of_variation=stats.cv,
-            dropped_fraction=dropped / offered if offered > 0 else 0.0,
+            **_load_numbers(computed.offered, computed.served, stats),
             rejected=rejected,
             extra_hop_fraction=computed.extra_hop_fraction,
-            client_ip_visible_fraction=main,
+            client_ip_visible_fraction=self.main_visibility(visibility),
             client_ip=visibility,
-            offered_connections_per_second=offered,
-            served_connections_per_second=served,
-            dropped_connections_per_second=dropped,
-            mean_pod_connections_per_second=served / pods if pods else 0.0,
-            hottest_pod_connections_per_second=hottest,
-            hottest_pod_requests_per_second=self.requests_at(computed, stats.hottest_index) if pods else 0.0,
-            hottest_pod_share=hottest / offered if offered > 0 else 0.0,
+            hottest_pod_requests_per_second=self.requests_at(computed, stats.hottest_index) if stats.pods else 0.0,
             external=self.cached_path_summary(computed.external, self.external_visibility(visibility)),
             internal=self.cached_path_summary(computed.internal, visibility.in_cluster_cluster_ip),
         )
@@ -564,33 +567,18 @@ class _Evaluator:
             return None
         cached = self._path_summaries.get(path.key)
         if cached is None:
-            cached = self._path_summaries[path.key] = self.path_summary(path, visible)  # type: ignore[assignment]
+            cached = self._path_summaries[path.key] = self.path_summary(path, visible)
         return cached
 
     @staticmethod
-    def path_summary(path: _Path | None, visible: float | None) -> PathSummary | None:
-        if path is None:
-            return None
-        offered = path.offered
-        served = path.served
-        dropped = max(offered - served, 0.0)
-        stats = path.stats
-        pods = stats.pods
-        hottest = stats.hottest
+    def path_summary(path: _Path, visible: float | None) -> PathSummary:
+        offered, served, stats = path.offered, path.served, path.stats
         return PathSummary(
-            hottest_pod_ratio=stats.hottest_ratio,
-            coefficient_of_variation=stats.cv,
-            dropped_fraction=dropped / offered if offered > 0 else 0.0,
+            **_load_numbers(offered, served, stats),
             extra_hop_fraction=path.extra_hop_fraction,
             client_ip_visible_fraction=visible,
-            offered_connections_per_second=offered,
-            served_connections_per_second=served,
-            dropped_connections_per_second=dropped,
-            mean_pod_connections_per_second=served / pods if pods else 0.0,
-            hottest_pod_connections_per_second=hottest,
-            hottest_pod_requests_per_second=hottest * path.requests_per_connection,
-            hottest_pod_share=hottest / offered if offered > 0 else 0.0,
-            mean_pod_share=served / pods / offered if pods and offered > 0 else 0.0,
+            hottest_pod_requests_per_second=stats.hottest * path.requests_per_connection,
+            mean_pod_share=served / stats.pods / offered if stats.pods and offered > 0 else 0.0,
             coldest_pod_share=stats.coldest / offered if offered > 0 else 0.0,
         )
 

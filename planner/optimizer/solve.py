@@ -497,21 +497,22 @@ def recommend(request: RecommendRequest) -> Recommendation:
 
     certificate = None
     fits = not _overloaded(inst, placements).any()
-    if decomposition == "uncoupled" and fits and all(s.status == "optimal" for s in services):
+    each_optimal = fits and all(s.status == "optimal" for s in services)
+    if decomposition == "uncoupled" and each_optimal:
         certificate = (
             f"Each of the {len(services)} Services reached its own optimum for "
             f"{' > '.join(order)} when solved alone against the cluster's free capacity, and together they fit on "
             "every node (cpu, memory, Pod slots). The objective is separable per Service, so no joint plan can be "
             "better: the combined placement is globally optimal."
         )
-    elif sequential_optimal and fits and all(s.status == "optimal" for s in services):
+    elif sequential_optimal and each_optimal:
         certificate = (
             f"The {len(coupled)} Services that compete for capacity were re-solved one after another against the "
             "capacity the others leave, and each still reached its own optimum for "
             f"{' > '.join(order)} (the optimum it has alone against the cluster's free capacity, which no shared "
             "plan can beat); the other Services reached theirs too, so the combined placement is globally optimal."
         )
-    elif joint_optimal and fits and all(s.status == "optimal" for s in services):
+    elif joint_optimal and each_optimal:
         certificate = (
             f"The {len(coupled)} Services that compete for capacity were solved together and proven optimal for "
             "the worst hottest-Pod ratio, then the sum of ratios, then "

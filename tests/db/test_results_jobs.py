@@ -9,7 +9,8 @@ import pytest
 
 from planner.db.base import utcnow
 from planner.db.errors import JobNotFound, PreconditionFailed, ResultNotFound
-from planner.db.jobs import claim_job, complete_job, enqueue_job, fail_job, get_job, requeue_stalled_jobs
+from planner.db.job_queue import requeue_expired
+from planner.db.jobs import claim_job, complete_job, enqueue_job, fail_job, get_job
 from planner.db.results import get_result, latest_result, list_results, save_result
 
 
@@ -86,9 +87,15 @@ async def test_each_job_is_claimed_by_one_worker(db):
     assert sorted(claimed) == sorted(j.uid for j in jobs)
 
 
-async def test_stalled_jobs_are_requeued(db):
+async def test_jobs_whose_heartbeat_expired_are_requeued_or_failed(db):
+    # A running job whose last heartbeat is older than the lease lost its worker: queued again while attempts
+    # remain; a job on its last attempt fails instead.
     job = await enqueue_job(db, kind="solve", request={})
-    await claim_job(db)
-    assert await requeue_stalled_jobs(db, started_before=utcnow() - timedelta(hours=1)) == 0
-    assert await requeue_stalled_jobs(db, started_before=utcnow() + timedelta(seconds=1)) == 1
+    last = await enqueue_job(db, kind="solve", request={}, max_attempts=1)
+    assert (await claim_job(db)).uid == job.uid
+    assert (await claim_job(db)).uid == last.uid
+    assert await requeue_expired(db, lease_seconds=3600) == []  # heartbeats are fresh
+    later = utcnow() + timedelta(seconds=61)
+    assert await requeue_expired(db, lease_seconds=60, now=later) == [job.uid]
     assert (await get_job(db, job.uid)).status == "queued"
+    assert (await get_job(db, last.uid)).status == "failed"

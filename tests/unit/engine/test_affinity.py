@@ -34,7 +34,7 @@ def cluster(ready):
     return cluster_routing(ready, zeros, zeros, 1, topology="none", node_hints_enabled=False)
 
 
-def skew(entry, routing, clients, *, sticky=True, proxying=False, seed=7, timeout=10800, samples=200):
+def skew(entry, routing, clients, *, sticky=True, proxying=False, seed=7, timeout=10800, samples=200, memo=None):
     return affinity_skew(
         np.array(entry, dtype=np.float64),
         routing,
@@ -44,6 +44,7 @@ def skew(entry, routing, clients, *, sticky=True, proxying=False, seed=7, timeou
         lb_proxying=proxying,
         seed=seed,
         samples=samples,
+        memo=memo,
     )
 
 
@@ -232,35 +233,11 @@ def test_memo_reused_across_routings_gives_the_same_numbers():
     entry = [0.25, 0.25, 0.25, 0.25]
     fresh = [skew(entry, r, clients) for r in routings]
     memo = AffinityMemo()
-    shared = [
-        affinity_skew(
-            np.array(entry),
-            r,
-            clients=clients,
-            timeout_seconds=10800,
-            lb_client_sticky=True,
-            lb_proxying=False,
-            seed=7,
-            samples=200,
-            memo=memo,
-        )
-        for r in reversed(routings)
-    ]
+    shared = [skew(entry, r, clients, memo=memo) for r in reversed(routings)]
     assert memo.keys
     assert memo.normals
     assert shared[::-1] == fresh
-    fewer = affinity_skew(
-        np.array(entry),
-        routings[0],
-        clients=clients,
-        timeout_seconds=10800,
-        lb_client_sticky=True,
-        lb_proxying=False,
-        seed=7,
-        samples=50,
-        memo=memo,
-    )
-    assert fewer == skew(entry, routings[0], clients, samples=50)
+    assert skew(entry, routings[0], clients, samples=50, memo=memo) == skew(entry, routings[0], clients, samples=50)
 
 
 def test_node_loss_repin_never_exceeds_the_pinned_traffic():
