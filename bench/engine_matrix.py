@@ -20,10 +20,12 @@ import sys
 import time
 from multiprocessing import Pool
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
 
+from planner.allocator import heap_pad_mib, tune_allocator
 from planner.domain.documents import Cluster, ServicePlan
 from planner.domain.traffic import ClientPopulation, ExternalTraffic, InternalTraffic, Requirements, TrafficProfile
 from planner.engine.evaluate import evaluate_input, policy_matrix
@@ -183,6 +185,33 @@ def loop_matrix(inp: EngineInput) -> list[list[float]]:
     return results
 
 
+class _Timing(NamedTuple):
+    wall_ms: float
+    fastest_ms: float
+    cpu_ms: float
+    faults: float
+
+    def describe(self, runs: int) -> str:
+        return (
+            f"{self.wall_ms:.2f} ms wall (median of {runs}; fastest {self.fastest_ms:.2f} ms), "
+            f"{self.cpu_ms:.2f} ms CPU (median), {self.faults:.0f} minor page faults per evaluation"
+        )
+
+
+def _time_one(inp: EngineInput, runs: int) -> _Timing:
+    """Median wall and CPU time of evaluating one input ``runs`` times, and its minor page faults."""
+    walls, cpus = [], []
+    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(runs):
+        began = time.perf_counter()
+        began_cpu = time.process_time()
+        evaluate_input(inp)
+        cpus.append(time.process_time() - began_cpu)
+        walls.append(time.perf_counter() - began)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults_before) / runs
+    return _Timing(statistics.median(walls) * 1000, min(walls) * 1000, statistics.median(cpus) * 1000, faults)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=5000)
@@ -191,25 +220,20 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--loop-services", type=int, default=2, help="Services timed with the pure-Python loop")
     parser.add_argument("--single-runs", type=int, default=101, help="timed runs of the one-Service matrix (median)")
+    parser.add_argument("--heap-pad-mib", type=int, default=heap_pad_mib(), help="planner.allocator setting")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
-    # One Service, in-process, warm.
+    # One Service, in-process, warm: first with glibc's default allocator settings, then as the planner process
+    # runs (planner.allocator: freed heap kept mapped); the worker processes below inherit the latter.
     one = service_input(1, args.nodes, args.pods_per_service)
     evaluate_input(one)
-    samples = []
-    cpu_samples = []
-    for _ in range(args.single_runs):
-        began = time.perf_counter()
-        began_cpu = time.process_time()
-        ev = evaluate_input(one)
-        cpu_samples.append(time.process_time() - began_cpu)
-        samples.append(time.perf_counter() - began)
-    single_ms = statistics.median(samples) * 1000
-    single_min_ms = min(samples) * 1000
-    single_cpu_ms = statistics.median(cpu_samples) * 1000
-    single_policies = len(ev.policies)
+    untuned = _time_one(one, args.single_runs)
+    tuned_ok = tune_allocator(args.heap_pad_mib)
+    evaluate_input(one)
+    tuned = _time_one(one, args.single_runs)
+    single_policies = len(evaluate_input(one).policies)
 
     # Every Service, split over worker processes (each builds its own inputs from the seed).
     chunks = np.array_split(np.arange(args.services), args.workers)
@@ -251,10 +275,10 @@ def main() -> int:
         ("all Services, CPU time (workers, incl. synthetic input arrays)", f"{cpu_seconds:.2f} s"),
         ("peak RSS (largest process)", f"{peak_kib / 1024:.0f} MiB"),
         (
-            "one Service, full matrix, in-process",
-            f"{single_ms:.2f} ms (median of {args.single_runs}; fastest {single_min_ms:.2f} ms)",
+            f"one Service, full matrix, in-process, heap pad {args.heap_pad_mib} MiB (as `planner` runs)",
+            tuned.describe(args.single_runs) if tuned_ok else "n/a (allocator setting not available)",
         ),
-        ("one Service, full matrix, in-process, CPU time", f"{single_cpu_ms:.2f} ms (median)"),
+        ("one Service, full matrix, in-process, glibc allocator defaults", untuned.describe(args.single_runs)),
         (
             "inputs from documents, all Services",
             f"{build_seconds:.2f} s single process (Cluster with {matched:,} Pods indexed once, selectors matched)",

@@ -16,6 +16,9 @@
 ``PLANNER_MAX_SOLVE_SECONDS``
     Largest solver budget (``timeLimitSeconds``) and wall-clock limit (``wallClockLimitSeconds``) a request may ask
     for, in seconds (default 120).
+``PLANNER_HEAP_PAD_MIB``
+    MiB of freed heap the ``planner`` process keeps mapped instead of returning it to the system (default 64;
+    ``0`` leaves glibc's allocator alone); see :mod:`planner.allocator`.
 ``PLANNER_QUEUE``
     Where 202 jobs run: ``inprocess`` (default: in the service process) or ``procrastinate`` (PostgreSQL only:
     the service defers them to the task queue and ``planner worker`` processes run them).

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from planner.allocator import tune_allocator
 from planner.config import get_settings
 
 
@@ -13,6 +14,10 @@ from planner.config import get_settings
 @click.version_option(package_name="traffic-planner")
 def main() -> None:
     """Traffic Planner: plan Kubernetes Service traffic policies and replica placement."""
+    try:
+        tune_allocator()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 @main.command()

@@ -40,14 +40,17 @@ Sampling (deterministic for a given seed, numpy ``Generator``):
 from __future__ import annotations
 
 import math
-from typing import Literal
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Literal, NamedTuple
 
 import msgspec
 import numpy as np
 
 from planner.domain.traffic import ClientPopulation, HeavyHitterClients, ZipfClients
 from planner.engine.flow import Flow
-from planner.engine.metrics import FloatArray, IntArray, hottest_pod_ratio
+from planner.engine.metrics import BoolArray, FloatArray, IntArray, hottest_pod_ratio
 from planner.engine.routing import MODE_ALL, MODE_DROP, MODE_LOCAL, MODE_ZONE, CandidateRouting
 
 AFFINITY_SCOPE = "per node and per service port"
@@ -257,6 +260,15 @@ class _Rows(msgspec.Struct, frozen=True):
     prob: FloatArray
 
 
+class _RowGeometry(msgspec.Struct, frozen=True):
+    """Per CSR entry of :class:`_Rows`: its row, whether it is the drop sink, its Pods and first Pod column."""
+
+    entry_row: IntArray
+    is_sink: BoolArray
+    k: IntArray
+    first: IntArray
+
+
 def _rows(routing: CandidateRouting, pods: IntArray) -> _Rows:
     """One row per distinct choice: each Local node, each hinted zone, and the cluster-wide set."""
     nodes = routing.nodes
@@ -435,15 +447,55 @@ def _draw(
     return out
 
 
+class _BankCache:
+    """Normal banks kept across evaluations, newest last, up to ``BANK_CACHE_BYTES`` in all.
+
+    A bank depends only on its seed and width (and is a prefix of any longer bank of both), so evaluations with the
+    same seed and Pod count (the default seed 0, a Service evaluated again, its scenarios) reuse it instead of
+    drawing it again. The arrays are read-only."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._banks: OrderedDict[tuple[int, int], FloatArray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, seed: int, samples: int, width: int) -> FloatArray:
+        key = (seed, width)
+        with self._lock:
+            bank = self._banks.get(key)
+            if bank is not None and bank.shape[0] >= samples:
+                self._banks.move_to_end(key)
+                return bank
+        bank = np.random.default_rng(seed).standard_normal((samples, width))
+        bank.flags.writeable = False
+        if bank.nbytes <= self.budget:
+            with self._lock:
+                self._banks[key] = bank
+                self._banks.move_to_end(key)
+                while sum(b.nbytes for b in self._banks.values()) > self.budget:
+                    self._banks.popitem(last=False)
+        return bank
+
+    def clear(self) -> None:
+        with self._lock:
+            self._banks.clear()
+
+
+BANK_CACHE_BYTES = 32 * 1024 * 1024
+NORMAL_BANKS = _BankCache(BANK_CACHE_BYTES)
+"""The process's normal banks (:func:`_normal_bank`); ``NORMAL_BANKS.clear()`` drops them."""
+
+
 def _normal_bank(memo: AffinityMemo | None, seed: int, samples: int, width: int) -> FloatArray:
     """Standard normal draws, ``samples x width``, shared by every estimate of one evaluation (common random numbers).
 
     Drawn row by row from ``default_rng(seed)``, so the first ``n`` rows of a larger bank are the bank of ``n``
-    samples: an estimate with fewer samples sees exactly the draws it would have drawn alone.
+    samples: an estimate with fewer samples sees exactly the draws it would have drawn alone. Banks are kept
+    across evaluations (:data:`NORMAL_BANKS`).
     """
     bank = memo.normals.get((seed, width)) if memo is not None else None
     if bank is None or bank.shape[0] < samples:
-        bank = np.random.default_rng(seed).standard_normal((samples, width))
+        bank = NORMAL_BANKS.get(seed, samples, width)
         if memo is not None:
             memo.normals[seed, width] = bank
     rows: FloatArray = bank[:samples]
@@ -467,7 +519,13 @@ class _Randomness:
 
 
 def _light_load(
-    rand: _Randomness, *, mean: FloatArray, var: FloatArray, third: FloatArray, pods: IntArray
+    rand: _Randomness,
+    *,
+    mean: FloatArray,
+    var: FloatArray,
+    third: FloatArray,
+    pods: IntArray,
+    out: FloatArray | None = None,
 ) -> FloatArray:
     """Per-Pod sum of many light atoms: a shifted gamma matching mean, variance and third central moment.
 
@@ -475,35 +533,38 @@ def _light_load(
     would understate the hottest Pod. Where the skew is negligible (or negative) a normal variable is used.
     Gamma variables of shape ``k >= 3`` are drawn as Wilson-Hilferty cubes of the shared normals,
     ``k (1 - 1/(9k) + z / (3 sqrt(k)))^3`` (quantiles within about 1 % of the gamma's up to the 99.99th
-    percentile, never negative); smaller shapes are drawn exactly.
+    percentile, never negative); smaller shapes are drawn exactly. The samples are written to ``out`` when given
+    (samples x Pods).
     """
     normals = rand.normals
     samples = normals.shape[0]
+    if out is None:
+        out = np.empty(normals.shape)
     mean_p = np.repeat(mean, pods)
     var_p = np.repeat(var, pods)
     third_p = np.repeat(third, pods)
     if not var_p.any():
-        return np.tile(mean_p, (samples, 1))
+        out[:] = mean_p
+        return out
     skewed = (third_p > 0) & (var_p > 0)
     shape = np.zeros_like(var_p)
     shape[skewed] = 4.0 * var_p[skewed] ** 3 / third_p[skewed] ** 2
     skewed &= shape < _GAMMA_SHAPE_LIMIT
     cube = skewed & (shape >= _CUBE_SHAPE_MIN)
-    out: FloatArray
     if cube.all():
         # The usual case: every column a Wilson-Hilferty cube, computed in place over the whole array.
         scale = third_p / (2.0 * var_p)
         a = 1.0 - 1.0 / (9.0 * shape)
         b = 1.0 / (3.0 * np.sqrt(shape))
-        out = normals * b
-        out += a
-        cubed = out * out
-        cubed *= out
-        cubed *= shape * scale
-        cubed += mean_p - shape * scale
-        np.maximum(cubed, 0.0, out=cubed)
-        return cubed
-    out = np.tile(mean_p, (samples, 1))
+        base = np.multiply(normals, b)
+        base += a
+        np.multiply(base, base, out=out)
+        out *= base
+        out *= shape * scale
+        out += mean_p - shape * scale
+        np.maximum(out, 0.0, out=out)
+        return out
+    out[:] = mean_p
     plain = ~skewed & (var_p > 0)
     if plain.any():
         cols = np.flatnonzero(plain)
@@ -522,6 +583,12 @@ def _light_load(
         out[:, cols] = mean_p[cols] - k * scale + scale * draws
     np.maximum(out, 0.0, out=out)
     return out
+
+
+def _exceeds_recent_list(live_keys: float) -> bool:
+    """More live keys than an ``xt_recent`` list holds; exactly ``ip_list_tot`` still fits (a 1e-9 margin keeps
+    float noise in the expectation from deciding it)."""
+    return live_keys > RECENT_LIST_LIMIT * (1.0 + 1e-9)
 
 
 def _p99(values: FloatArray) -> float:
@@ -560,6 +627,240 @@ def _no_traffic(samples: int, seed: int, *, dropped: float) -> AffinitySkew:
         recent_list_limit=RECENT_LIST_LIMIT,
         recent_list_exceeded=False,
     )
+
+
+class StickyEstimate(NamedTuple):
+    """One client-sticky estimate (see :func:`sticky_affinity_skews`)."""
+
+    entry_share: FloatArray
+    """Share of the affinity traffic's new connections entering each node (normalised there)."""
+    candidates: CandidateRouting
+    """Where each node sends a new unpinned connection."""
+    unit_flow: Flow
+    """``candidates`` applied to new connections entering as ``entry_share`` (any positive multiple of it)."""
+    samples: int
+
+
+def _estimate_pods(candidates: CandidateRouting) -> IntArray:
+    """Pods per node that a key can be pinned to: local ones or cluster-wide endpoints."""
+    pods: IntArray = np.maximum(candidates.local_pods, candidates.endpoints).astype(np.int64)
+    return pods
+
+
+def _sticky_rate(clients: ClientPopulation, timeout_seconds: int) -> float:
+    """Expected new connections per timeout window of a key with share 1 (times its share and node share)."""
+    interval = clients.connection_interval_seconds
+    return math.inf if interval is None else timeout_seconds * clients.count / interval
+
+
+def _keys_for(
+    memo: AffinityMemo | None, clients: ClientPopulation, *, lb_proxying: bool, lb_addresses: int, rate: float
+) -> tuple[_Keys, dict[float, _StickyTotals]]:
+    """The population's keys and their memoised sticky totals (per light-atom limit)."""
+    memo_key = (msgspec.json.encode(clients), lb_proxying, lb_addresses, rate) if memo is not None else None
+    found = memo.keys.get(memo_key) if memo is not None else None
+    if found is None:
+        found = (_source_keys(clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses), {})
+        if memo is not None:
+            memo.keys[memo_key] = found
+    return found
+
+
+def _row_geometry(rows: _Rows, pods: IntArray, pod_first: IntArray, total_pods: int) -> _RowGeometry:
+    """Per CSR entry its row, Pods and first Pod column (the sink, group ``len(pods)``, is column ``total_pods``)."""
+    entry_row = np.repeat(np.arange(rows.ptr.shape[0] - 1), np.diff(rows.ptr))
+    is_sink = rows.group == pods.shape[0]
+    group_safe = np.where(is_sink, 0, rows.group)
+    k = np.where(is_sink, 1, pods[group_safe]).astype(np.int64)
+    first = np.where(is_sink, total_pods, pod_first[group_safe]).astype(np.int64)
+    return _RowGeometry(entry_row=entry_row, is_sink=is_sink, k=k, first=first)
+
+
+def sticky_affinity_skews(
+    estimates: Sequence[StickyEstimate],
+    *,
+    clients: ClientPopulation,
+    timeout_seconds: int,
+    seed: int,
+    multiplicity: IntArray | None = None,
+    memo: AffinityMemo | None = None,
+) -> list[AffinitySkew]:
+    """:func:`affinity_skew` for client-sticky entries (one decision per key), several routings at once.
+
+    With a client-sticky entry (an LB keeping a client on one node, or in-cluster callers on their own node) every
+    key makes one routing decision, so the keys' Pod distribution is the routing's mixture, which the unit flow
+    holds; the key totals do not depend on the routing. Estimates over the same Pods share one pass over their
+    samples (each estimate keeps its own rows of the shared normal bank and its own generator, so the numbers are
+    those of estimating each alone).
+    """
+    out: list[AffinitySkew | None] = [None] * len(estimates)
+    rate = _sticky_rate(clients, timeout_seconds)
+    keys, sticky_memo = _keys_for(memo, clients, lb_proxying=False, lb_addresses=1, rate=rate)
+    groups: dict[bytes, list[int]] = {}
+    for i, est in enumerate(estimates):
+        pods = _estimate_pods(est.candidates)
+        entry = np.clip(est.entry_share.astype(np.float64), 0.0, None)
+        mult = np.ones(pods.shape[0]) if multiplicity is None else multiplicity.astype(np.float64)
+        if int(pods.sum()) == 0 or float(entry @ mult) <= 0:
+            out[i] = _no_traffic(est.samples, seed, dropped=1.0 if int(pods.sum()) == 0 else 0.0)
+        else:
+            groups.setdefault(pods.tobytes(), []).append(i)
+    for members in groups.values():
+        pods = _estimate_pods(estimates[members[0]].candidates)
+        light_limit = LIGHT_FRACTION / max(int(pods.sum()), 1)
+        totals = sticky_memo.get(light_limit)
+        if totals is None:
+            totals = sticky_memo[light_limit] = _sticky_totals(keys, rate, light_limit)
+        chosen = [estimates[i] for i in members]
+        skews = _sticky_group(chosen, pods, totals, keys, seed=seed, multiplicity=multiplicity, memo=memo)
+        for i, skew in zip(members, skews, strict=True):
+            out[i] = skew
+    return [skew for skew in out if skew is not None]
+
+
+def _sticky_group(
+    estimates: Sequence[StickyEstimate],
+    pods: IntArray,
+    totals: _StickyTotals,
+    keys: _Keys,
+    *,
+    seed: int,
+    multiplicity: IntArray | None,
+    memo: AffinityMemo | None,
+) -> list[AffinitySkew]:
+    """Estimates over the same Pods: per-estimate rows (R x nodes), then every estimate's samples stacked."""
+    nodes = pods.shape[0]
+    total_pods = int(pods.sum())
+    pod_first = np.concatenate([[0], np.cumsum(pods)[:-1]]).astype(np.int64)
+    mult = np.ones(nodes) if multiplicity is None else multiplicity.astype(np.float64)
+    count = len(estimates)
+    entry = np.clip(np.stack([e.entry_share for e in estimates]).astype(np.float64), 0.0, None)
+    entry /= (entry @ mult)[:, None]
+    mass = entry * mult
+    routed = np.stack([e.candidates.mode != MODE_DROP for e in estimates])
+    dropped = np.where(routed, 0.0, mass).sum(axis=1)
+    flows = [e.unit_flow for e in estimates]
+    received = np.stack([f.received for f in flows])
+    # The keys' Pod distribution: the routing's mixture, the drop sink last.
+    mixture = np.empty((count, nodes + 1))
+    served = np.stack([f.ready_load + f.terminating_load for f in flows])
+    mixture[:, :nodes] = served / (received @ mult)[:, None]
+    mixture[:, nodes] = dropped
+    prob = mixture / mixture.sum(axis=1, keepdims=True)
+    per_pod_prob = np.divide(prob[:, :nodes], pods, out=np.zeros((count, nodes)), where=pods > 0)
+    spread = per_pod_prob * (1.0 - per_pod_prob)
+    mean_g = totals.light_mass * per_pod_prob
+    var_g = totals.light_sq * spread
+    third_g = totals.light_cube * spread * (1.0 - 2.0 * per_pod_prob)
+    fresh_g = totals.fresh * per_pod_prob
+
+    samples = [e.samples for e in estimates]
+    bounds = np.cumsum([0, *samples])
+    starts = bounds[:-1]
+    bank = _normal_bank(memo, seed, max(samples), total_pods)
+    # Every estimate's samples, stacked: rows bounds[i]:bounds[i + 1] are estimate i's.
+    pinned = np.empty((int(bounds[-1]), total_pods))
+    for i, est in enumerate(estimates):
+        rand = _Randomness(bank[: est.samples], seed)
+        light = _light_load(
+            rand, mean=mean_g[i], var=var_g[i], third=third_g[i], pods=pods, out=pinned[bounds[i] : bounds[i + 1]]
+        )
+        if totals.atom_pin.shape[0]:
+            # Heavy atoms: each key picks one Pod of the single mixture row.
+            support = np.flatnonzero(mixture[i] > 0)
+            rows = _Rows(
+                row_of_node=np.where(routed[i], 0, -1),
+                ptr=np.array([0, support.shape[0]], dtype=np.int64),
+                group=support,
+                prob=mixture[i, support] / mixture[i, support].sum(),
+            )
+            geometry = _row_geometry(rows, pods, pod_first, total_pods)
+            atoms = _draw(
+                rand.rng,
+                est.samples,
+                atom_row=np.zeros(totals.atom_pin.shape[0], dtype=np.int64),
+                atom_pin=totals.atom_pin,
+                rows=rows,
+                entry_row=geometry.entry_row,
+                k=geometry.k,
+                first=geometry.first,
+                width=total_pods + 1,
+            )
+            light += atoms[:, :total_pods]
+    rows_index = np.arange(pinned.shape[0])
+    # The expired part is the same in every sample of an estimate.
+    fresh_pod = np.repeat(fresh_g, pods, axis=1)
+    total = np.empty_like(pinned)
+    for i in range(count):
+        np.add(pinned[bounds[i] : bounds[i + 1]], fresh_pod[i], out=total[bounds[i] : bounds[i + 1]])
+    hottest_pod = np.argmax(total, axis=1)
+    hottest = total[rows_index, hottest_pod]
+    sample_count = np.array(samples, dtype=np.float64)
+    hot_mean = np.add.reduceat(hottest, starts) / sample_count
+    repin_pod = np.add.reduceat(pinned[rows_index, hottest_pod], starts) / sample_count
+
+    hosting = np.flatnonzero(pods > 0)
+    node_pinned = _node_sums(pinned, pod_first[hosting], pods[hosting])
+    fresh_node = (fresh_g * pods)[:, hosting]
+    node_total = np.empty_like(node_pinned)
+    for i in range(count):
+        np.add(node_pinned[bounds[i] : bounds[i + 1]], fresh_node[i], out=node_total[bounds[i] : bounds[i + 1]])
+    busiest = np.argmax(node_total, axis=1)
+    owner = np.repeat(np.arange(count), samples)
+    stay = np.divide(
+        np.stack([f.served_locally for f in flows]), received, out=np.zeros((count, nodes)), where=received > 0
+    )
+    pinned_in = np.where(routed, entry, 0.0) * totals.pinned
+    entered_elsewhere = pinned_in * (1.0 - stay)
+    # ``entered_elsewhere`` is an expectation over keys, not conditioned on the sample's pins: in a sample where
+    # the keys that entered the busiest node were pinned on it, adding it counts them twice. The union of the two
+    # sets can never exceed the sample's pinned traffic, so the estimate is capped there.
+    repin_node = (
+        np.add.reduceat(
+            np.minimum(
+                node_pinned[rows_index, busiest] + entered_elsewhere[owner, hosting[busiest]], pinned.sum(axis=1)
+            ),
+            starts,
+        )
+        / sample_count
+    )
+
+    # No affinity: every connection is spread by its entry node's candidates (the mixture).
+    # xt_recent: live keys per endpoint per node = live keys entering n x probability of one given Pod.
+    live = entry * totals.live_keys
+    per_pod = np.divide(mixture[:, :nodes], pods, out=np.zeros((count, nodes)), where=pods > 0)
+    mean_share = (1.0 - dropped) / total_pods
+    results: list[AffinitySkew] = []
+    for i, est in enumerate(estimates):
+        start = int(starts[i])
+        hot_p99 = _p99(hottest[start : start + est.samples])
+        recent = live[i][routed[i]] * _row_peaks(est.candidates, pods)[routed[i]]
+        recent_max = float(recent.max()) if recent.shape[0] else 0.0
+        share = float(mean_share[i])
+        results.append(
+            AffinitySkew(
+                scope=AFFINITY_SCOPE,
+                samples=est.samples,
+                seed=seed,
+                keys=keys.total,
+                key_source=keys.source,
+                simulated_atoms=int(totals.atom_pin.shape[0]),
+                pinned_fraction=float(pinned_in[i] @ mult),
+                dropped_fraction=float(dropped[i]),
+                hottest_pod_share_mean=float(hot_mean[i]),
+                hottest_pod_share_p99=hot_p99,
+                hottest_pod_ratio_mean=float(hot_mean[i]) / share if share else 1.0,
+                hottest_pod_ratio_p99=hot_p99 / share if share else 1.0,
+                no_affinity_hottest_pod_share=float(per_pod[i][pods > 0].max()),
+                no_affinity_hottest_pod_ratio=hottest_pod_ratio(per_pod[i], pods),
+                repinned_on_pod_loss=float(repin_pod[i]),
+                repinned_on_node_loss=float(repin_node[i]),
+                recent_entries_per_endpoint_max=recent_max,
+                recent_list_limit=RECENT_LIST_LIMIT,
+                recent_list_exceeded=_exceeds_recent_list(recent_max),
+            )
+        )
+    return results
 
 
 def affinity_skew(
@@ -605,8 +906,19 @@ def affinity_skew(
     Returns:
         The skew summary (see :class:`AffinitySkew` and the module docstring for the model).
     """
+    sticky = lb_client_sticky and not lb_proxying
+    if sticky and unit_flow is not None:
+        estimate = StickyEstimate(entry_share, candidates, unit_flow, samples)
+        return sticky_affinity_skews(
+            [estimate],
+            clients=clients,
+            timeout_seconds=timeout_seconds,
+            seed=seed,
+            multiplicity=multiplicity,
+            memo=memo,
+        )[0]
     nodes = candidates.nodes
-    pods = np.maximum(candidates.local_pods, candidates.endpoints).astype(np.int64)
+    pods = _estimate_pods(candidates)
     total_pods = int(pods.sum())
     pod_first = np.concatenate([[0], np.cumsum(pods)[:-1]]).astype(np.int64)
     sink = nodes  # group index of "dropped"
@@ -617,40 +929,13 @@ def affinity_skew(
     mass = entry * mult  # share entering all the nodes an entry stands for
     if total_pods == 0 or entry_total <= 0:
         return _no_traffic(samples, seed, dropped=1.0 if total_pods == 0 else 0.0)
-    sticky = lb_client_sticky and not lb_proxying
-    direct = sticky and unit_flow is not None
-    if direct:
-        # One decision per key: the keys' Pod distribution is the routing's mixture, which the flow holds.
-        assert unit_flow is not None
-        routed = candidates.mode != MODE_DROP
-        dropped = float(mass[~routed].sum())
-        mixture = np.zeros(nodes + 1)
-        mixture[:nodes] = (unit_flow.ready_load + unit_flow.terminating_load) / float(unit_flow.received @ mult)
-        mixture[sink] = dropped
-        support = np.flatnonzero(mixture > 0)
-        rows = _Rows(
-            row_of_node=np.where(routed, 0, -1),
-            ptr=np.array([0, support.shape[0]], dtype=np.int64),
-            group=support,
-            prob=mixture[support] / mixture[support].sum(),
-        )
-        base_rows = 0
-    else:
-        rows = _rows(candidates, pods)
-        base_rows = int(rows.ptr.shape[0] - 1)
-        routed = rows.row_of_node >= 0
-        dropped = float(mass[~routed].sum())
+    rows = _rows(candidates, pods)
+    base_rows = int(rows.ptr.shape[0] - 1)
+    routed = rows.row_of_node >= 0
+    dropped = float(mass[~routed].sum())
 
-    interval = clients.connection_interval_seconds
-    # Expected new connections per timeout window of a key with share 1 (times its share and node share).
-    rate = math.inf if interval is None else timeout_seconds * clients.count / interval
-    memo_key = (msgspec.json.encode(clients), lb_proxying, lb_addresses, rate) if memo is not None else None
-    keys_and_totals = memo.keys.get(memo_key) if memo is not None else None
-    if keys_and_totals is None:
-        keys_and_totals = (_source_keys(clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses), {})
-        if memo is not None:
-            memo.keys[memo_key] = keys_and_totals
-    keys, sticky_memo = keys_and_totals
+    rate = _sticky_rate(clients, timeout_seconds)
+    keys, sticky_memo = _keys_for(memo, clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses, rate=rate)
     rest_mean = keys.rest_mass / keys.rest_count if keys.rest_count else 0.0
     light_limit = LIGHT_FRACTION / max(total_pods, 1)
 
@@ -664,15 +949,14 @@ def affinity_skew(
     live = np.zeros(nodes)  # expected live keys per entry node
 
     if sticky:
-        if not direct:
-            users = np.bincount(rows.row_of_node[routed], weights=mass[routed], minlength=base_rows)
-            base_entry_row = np.repeat(np.arange(base_rows), np.diff(rows.ptr))
-            mixture = np.bincount(rows.group, weights=users[base_entry_row] * rows.prob, minlength=nodes + 1).astype(
-                np.float64, copy=False
-            )
-            mixture[sink] = dropped
-            support = np.flatnonzero(mixture > 0)
-            rows = _with_row(rows, support, mixture[support] / mixture[support].sum())
+        users = np.bincount(rows.row_of_node[routed], weights=mass[routed], minlength=base_rows)
+        base_entry_row = np.repeat(np.arange(base_rows), np.diff(rows.ptr))
+        mixture = np.bincount(rows.group, weights=users[base_entry_row] * rows.prob, minlength=nodes + 1).astype(
+            np.float64, copy=False
+        )
+        mixture[sink] = dropped
+        support = np.flatnonzero(mixture > 0)
+        rows = _with_row(rows, support, mixture[support] / mixture[support].sum())
         totals = sticky_memo.get(light_limit)
         if totals is None:
             totals = sticky_memo[light_limit] = _sticky_totals(keys, rate, light_limit)
@@ -725,12 +1009,8 @@ def affinity_skew(
         pinned_total = float(pinned_in @ mult)
         live[active] = _live(traffic, rate).sum(axis=0) + rest_count * _live(rest_mean * e, rate)
 
-    # Row geometry: per CSR entry its row, Pods and first Pod column (the sink is column ``total_pods``).
-    entry_row = np.repeat(np.arange(rows.ptr.shape[0] - 1), np.diff(rows.ptr))
-    is_sink = rows.group == sink
-    group_safe = np.where(is_sink, 0, rows.group)
-    k = np.where(is_sink, 1, pods[group_safe]).astype(np.int64)
-    first = np.where(is_sink, total_pods, pod_first[group_safe]).astype(np.int64)
+    geometry = _row_geometry(rows, pods, pod_first, total_pods)
+    entry_row, is_sink, k, first = geometry.entry_row, geometry.is_sink, geometry.k, geometry.first
     per_pod_prob = rows.prob / k
     width = total_pods + 1
 
@@ -786,12 +1066,7 @@ def affinity_skew(
     node_total = node_pinned + (fresh_g * pods)[hosting]  # the expired part is the same in every sample
     busiest = np.argmax(node_total, axis=1)
     busiest_node = hosting[busiest]
-    if direct:
-        assert unit_flow is not None
-        received = unit_flow.received
-        stay = np.divide(unit_flow.served_locally, received, out=np.zeros(nodes), where=received > 0)
-    else:
-        stay = _own_node_probability(rows, entry_row, nodes)
+    stay = _own_node_probability(rows, entry_row, nodes)
     entered_elsewhere = pinned_in * (1.0 - stay)
     # ``entered_elsewhere`` is an expectation over keys, not conditioned on the sample's pins: in a sample where
     # the keys that entered the busiest node were pinned on it, adding it counts them twice. The union of the two
@@ -803,20 +1078,15 @@ def affinity_skew(
 
     # No affinity: every connection is spread by its entry node's candidates.
     # xt_recent: live keys per endpoint per node = live keys entering n x probability of one given Pod.
-    if direct:
-        expect_g = mixture[:nodes]
-        row_peak_of_node = _row_peaks(candidates, pods)
-        recent = live[routed] * row_peak_of_node[routed]
-    else:
-        users_row = np.zeros(n_rows)
-        np.add.at(users_row, rows.row_of_node[routed], mass[routed])
-        base_mask = real & (entry_row < base_rows)
-        expect_g = np.bincount(
-            rows.group[base_mask], weights=(users_row[entry_row] * rows.prob)[base_mask], minlength=nodes
-        ).astype(np.float64, copy=False)
-        row_peak = np.zeros(n_rows)
-        np.maximum.at(row_peak, entry_row[real], per_pod_prob[real])
-        recent = live[routed] * row_peak[rows.row_of_node[routed]]
+    users_row = np.zeros(n_rows)
+    np.add.at(users_row, rows.row_of_node[routed], mass[routed])
+    base_mask = real & (entry_row < base_rows)
+    expect_g = np.bincount(
+        rows.group[base_mask], weights=(users_row[entry_row] * rows.prob)[base_mask], minlength=nodes
+    ).astype(np.float64, copy=False)
+    row_peak = np.zeros(n_rows)
+    np.maximum.at(row_peak, entry_row[real], per_pod_prob[real])
+    recent = live[routed] * row_peak[rows.row_of_node[routed]]
     per_pod = np.divide(expect_g, pods, out=np.zeros(nodes), where=pods > 0)
     no_affinity_share = float(per_pod[pods > 0].max()) if total_pods else 0.0
 
@@ -841,5 +1111,5 @@ def affinity_skew(
         repinned_on_node_loss=repin_node,
         recent_entries_per_endpoint_max=recent_max,
         recent_list_limit=RECENT_LIST_LIMIT,
-        recent_list_exceeded=recent_max > RECENT_LIST_LIMIT,
+        recent_list_exceeded=_exceeds_recent_list(recent_max),
     )

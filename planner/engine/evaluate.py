@@ -6,15 +6,16 @@ plus :func:`compare` for what-if diffs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import product
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import msgspec
 import numpy as np
 
 from planner.domain.documents import Cluster, Scenario, ServicePlan
 from planner.domain.traffic import LoadBalancer
-from planner.engine.affinity import AffinityMemo, AffinitySkew, affinity_skew
+from planner.engine.affinity import AffinityMemo, AffinitySkew, StickyEstimate, affinity_skew, sticky_affinity_skews
 from planner.engine.classes import node_classes
 from planner.engine.external import detection_seconds, entry_shares, leader_index
 from planner.engine.findings import findings_for, verdict_for
@@ -146,6 +147,13 @@ class _State(msgspec.Struct, frozen=True, kw_only=True):
     ready: IntArray
     terminating: IntArray
     node_up: BoolArray
+    has_pods: bool
+    """Some Pod is Ready or serving-terminating (:func:`_state` sets it)."""
+
+
+def _state(tag: object, ready: IntArray, terminating: IntArray, node_up: BoolArray) -> _State:
+    has_pods = int(ready.sum() + terminating.sum()) > 0
+    return _State(tag=tag, ready=ready, terminating=terminating, node_up=node_up, has_pods=has_pods)
 
 
 class _PathBatch:
@@ -225,6 +233,21 @@ class _Computed(msgspec.Struct, frozen=True, kw_only=True):
 ComputeKey = tuple[object, TrafficPolicy | None, Topology, TrafficPolicy | None, Topology]
 
 
+class _AffinityInputs(NamedTuple):
+    """What one ``sessionAffinity: ClientIP`` estimate depends on (see :func:`affinity_skew`)."""
+
+    entry: FloatArray
+    routing: CandidateRouting
+    client_sticky: bool
+    """The LB (or the caller's own node) keeps a source on one node."""
+    proxying: bool
+    unit_flow: Flow | None
+
+    @property
+    def one_decision_per_key(self) -> bool:
+        return self.client_sticky and not self.proxying
+
+
 class _Evaluator:
     """Computes on node classes (planner.engine.classes) and caches every piece policies share: routings, LB
     inflow, each traffic path's flow, combined flows, summaries, failure analyses, topology outcomes and affinity
@@ -275,7 +298,7 @@ class _Evaluator:
         )
         self.mult = classes.count.astype(np.float64)
         self.leader = int(classes.class_of_node[leader]) if leader is not None else None
-        self.state = _State(tag="base", ready=classes.ready, terminating=classes.terminating, node_up=classes.node_up)
+        self.state = _state("base", classes.ready, classes.terminating, classes.node_up)
         self._routing: dict[tuple[object, str, str], CandidateRouting] = {}
         self._auto: dict[object, AutoHints] = {}
         self._inflow: dict[tuple[object, str], FloatArray] = {}
@@ -288,6 +311,7 @@ class _Evaluator:
         self._down: dict[int, _State] = {}
         self._affinity: dict[tuple[object, ...], AffinitySkew] = {}
         self._affinity_memo = AffinityMemo()
+        self._affinity_requests: dict[PolicyKey, tuple[tuple[object, ...], _AffinityInputs] | None] = {}
 
     # --- shared pieces ------------------------------------------------------------------------------------------
 
@@ -350,7 +374,7 @@ class _Evaluator:
             node_up = self.state.node_up.copy()
             ready[cls] = terminating[cls] = 0
             node_up[cls] = False
-            self._down[cls] = _State(tag=("down", cls), ready=ready, terminating=terminating, node_up=node_up)
+            self._down[cls] = _state(("down", cls), ready, terminating, node_up)
         return self._down[cls]
 
     def ext_inflow(self, policy: TrafficPolicy, state: _State) -> FloatArray:
@@ -537,7 +561,7 @@ class _Evaluator:
             return cached
         stats = computed.stats
         visibility = self.client_ip(key, computed.external or computed)
-        rejected = computed.served == 0 and int(self.state.ready.sum() + self.state.terminating.sum()) == 0
+        rejected = computed.served == 0 and not self.state.has_pods
         summary = PolicySummary(
             **_load_numbers(computed.offered, computed.served, stats),
             rejected=rejected,
@@ -751,44 +775,99 @@ class _Evaluator:
         )
 
     def affinity(self, key: PolicyKey, *, samples: int) -> AffinitySkew | None:
-        inp = self.inp
+        request = self._affinity_request(key)
+        if request is None:
+            return None
+        cache_key, inputs = request
+        cached = self._affinity.get(cache_key)
+        if cached is None or cached.samples < samples:
+            self._affinity[cache_key] = self._affinity_estimate(inputs, samples)
+        return self._affinity[cache_key]
+
+    def prefetch_affinity(self, wanted: Sequence[tuple[PolicyKey, int]]) -> None:
+        """Estimate the client-sticky entries of ``wanted`` (policy, samples) together, sharing their sample passes.
+
+        Each estimate is the one :meth:`affinity` would make alone; the others are left to it."""
+        batch: dict[tuple[object, ...], StickyEstimate] = {}
+        for key, samples in wanted:
+            request = self._affinity_request(key)
+            if request is None:
+                continue
+            cache_key, inputs = request
+            if inputs.unit_flow is None or not inputs.one_decision_per_key:
+                continue
+            cached = self._affinity.get(cache_key)
+            queued = batch.get(cache_key)
+            most = max(samples, queued.samples if queued is not None else 0)
+            if cached is None or cached.samples < most:
+                batch[cache_key] = StickyEstimate(inputs.entry, inputs.routing, inputs.unit_flow, most)
+        if not batch:
+            return
+        skews = sticky_affinity_skews(
+            list(batch.values()),
+            clients=self.inp.traffic.clients,
+            timeout_seconds=self._affinity_timeout,
+            seed=self.inp.traffic.seed,
+            multiplicity=self.classes.count,
+            memo=self._affinity_memo,
+        )
+        self._affinity.update(zip(batch, skews, strict=True))
+
+    @property
+    def _affinity_timeout(self) -> int:
+        return self.inp.policy.timeout_seconds or 10800
+
+    def _affinity_request(self, key: PolicyKey) -> tuple[tuple[object, ...], _AffinityInputs] | None:
+        """What the affinity estimate of ``key`` depends on, with its cache key (None: no affinity applies)."""
+        if key not in self._affinity_requests:
+            self._affinity_requests[key] = self._affinity_inputs(key)
+        return self._affinity_requests[key]
+
+    def _affinity_inputs(self, key: PolicyKey) -> tuple[tuple[object, ...], _AffinityInputs] | None:
         if key.session_affinity != "ClientIP" or not self.proxied:
             return None
         external = self.ext_rate > 0 and key.external_traffic_policy is not None
         if external and self.lb.model == "ipTargets":
             return None  # kube-proxy is bypassed; its affinity never runs
         policy = key.external_traffic_policy if external else key.internal_traffic_policy
-        if policy is None or int(self.state.ready.sum() + self.state.terminating.sum()) == 0:
+        if policy is None or not self.state.has_pods:
             return None
-        routing = self.routing(policy, key.topology, self.state)
         # Same entry and routing: the same estimate (a larger draw made for the current policy is reused).
         cache_key = (external, policy, self._source(policy, key.topology))
-        cached = self._affinity.get(cache_key)
-        if cached is None or cached.samples < samples:
-            entry = self.ext_inflow(policy, self.state) if external else self.classes.callers
-            lb = self.lb
-            sticky = lb.client_affinity if lb.client_affinity is not None else True
-            # The path's flow carries the routing's mixture when it entered in proportion to ``entry`` (the
-            # internal path leaves out callers on nodes that are down).
-            ext_key, int_key = self._path_keys(key, self.state)
-            path_key = ext_key if external else int_key
-            path = self._paths.get(path_key) if path_key is not None else None
-            same_entry = external or not (self.classes.callers[~self.state.node_up] > 0).any()
-            unit_flow = path.unit_flow if path is not None and same_entry else None
-            self._affinity[cache_key] = affinity_skew(
-                entry,
-                routing,
-                clients=inp.traffic.clients,
-                timeout_seconds=inp.policy.timeout_seconds or 10800,
-                lb_client_sticky=bool(sticky) if external else True,
-                lb_proxying=external and lb.client_ip != "passthrough",
-                seed=inp.traffic.seed,
-                samples=samples,
-                multiplicity=self.classes.count,
-                memo=self._affinity_memo,
-                unit_flow=unit_flow,
-            )
-        return self._affinity[cache_key]
+        self.compute(key, self.state)  # the paths' flows
+        routing = self.routing(policy, key.topology, self.state)
+        entry = self.ext_inflow(policy, self.state) if external else self.classes.callers
+        lb = self.lb
+        sticky = lb.client_affinity if lb.client_affinity is not None else True
+        # The path's flow carries the routing's mixture when it entered in proportion to ``entry`` (the internal
+        # path leaves out callers on nodes that are down).
+        ext_key, int_key = self._path_keys(key, self.state)
+        path_key = ext_key if external else int_key
+        path = self._paths.get(path_key) if path_key is not None else None
+        same_entry = external or not (self.classes.callers[~self.state.node_up] > 0).any()
+        proxying = external and lb.client_ip != "passthrough"
+        return cache_key, _AffinityInputs(
+            entry=entry,
+            routing=routing,
+            client_sticky=bool(sticky) if external else True,
+            proxying=proxying,
+            unit_flow=path.unit_flow if path is not None and same_entry else None,
+        )
+
+    def _affinity_estimate(self, inputs: _AffinityInputs, samples: int) -> AffinitySkew:
+        return affinity_skew(
+            inputs.entry,
+            inputs.routing,
+            clients=self.inp.traffic.clients,
+            timeout_seconds=self._affinity_timeout,
+            lb_client_sticky=inputs.client_sticky,
+            lb_proxying=inputs.proxying,
+            seed=self.inp.traffic.seed,
+            samples=samples,
+            multiplicity=self.classes.count,
+            memo=self._affinity_memo,
+            unit_flow=inputs.unit_flow,
+        )
 
     def nodes(self, key: PolicyKey, computed: _Computed) -> NodeTable:
         """The per-node table: class values expanded to every node."""
@@ -838,10 +917,14 @@ class _Evaluator:
             internal_per_pod_connections_per_second=internal,
         )
 
+    def samples_for(self, *, current: bool) -> int:
+        """Affinity samples: the full count for the current policy, fewer for alternatives (stated in their
+        ``affinity.samples``)."""
+        return self.affinity_samples if current else max(1, self.affinity_samples // ALTERNATIVE_SAMPLES_DIVISOR)
+
     def result(self, key: PolicyKey, *, current: bool) -> PolicyResult:
         computed = self.compute(key, self.state)
-        # Alternatives get fewer affinity samples (stated in ``affinity.samples``); the current policy the full count.
-        samples = self.affinity_samples if current else max(1, self.affinity_samples // ALTERNATIVE_SAMPLES_DIVISOR)
+        samples = self.samples_for(current=current)
         return PolicyResult(
             policy=key,
             current=current,
@@ -857,6 +940,7 @@ def evaluate_input(inp: EngineInput) -> Evaluation:
     """Evaluate the current policy and every alternative; findings and verdict for the current one."""
     evaluator = _Evaluator(inp)
     keys = evaluator.matrix
+    evaluator.prefetch_affinity([(key, evaluator.samples_for(current=i == 0)) for i, key in enumerate(keys)])
     results = [evaluator.result(key, current=i == 0) for i, key in enumerate(keys)]
     current = results[0]
     checks, failures = verdict_for(inp.requirements, current)
