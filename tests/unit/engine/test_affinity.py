@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -14,9 +15,12 @@ from planner.engine.affinity import (
     AFFINITY_SCOPE,
     RECENT_LIST_LIMIT,
     AffinityMemo,
+    StickyEstimate,
+    _BankCache,
     _p99,
     _power_tail,
     affinity_skew,
+    sticky_affinity_skews,
 )
 from planner.engine.flow import dispatch
 from planner.engine.routing import cluster_routing, local_routing
@@ -334,3 +338,72 @@ def test_sticky_estimate_from_the_flow_equals_the_candidate_rows(seed):
             *(("hottest_pod_share_mean", "hottest_pod_share_p99", "repinned_on_node_loss") if exact else ()),
         ):
             assert getattr(direct, field) == pytest.approx(getattr(rows, field), rel=1e-9, abs=1e-12), field
+
+
+def test_sticky_estimates_together_equal_each_alone():
+    # Estimates of one evaluation share their sample passes (and the normal bank); each must equal the estimate
+    # made alone with its own sample count, heavy hitters (individually drawn atoms) included, and an estimate
+    # with no Pod to reach comes back as such in its place.
+    nodes = 6
+    ready = np.array([1, 2, 0, 1, 3, 1], dtype=np.int64)
+    zone = np.array([0, 0, 1, 1, 2, 2], dtype=np.int64)
+    zeros = np.zeros(nodes, dtype=np.int64)
+    routings = [
+        local_routing(ready, zeros, zone),
+        cluster_routing(ready, zeros, zone, 3, topology="none", node_hints_enabled=False),
+        cluster_routing(ready, zeros, zone, 3, topology="PreferSameZone", node_hints_enabled=False),
+    ]
+    entries = [np.full(nodes, 1 / 6), np.array([0.3, 0.1, 0.2, 0.1, 0.2, 0.1]), np.array([0, 0, 1.0, 0, 0, 0])]
+    empty = local_routing(zeros, zeros, zone)
+    for clients in (
+        ClientPopulation(count=20_000, connection_interval_seconds=30),
+        ClientPopulation(count=500, distribution=HeavyHitterClients(shares=[0.4, 0.2])),
+    ):
+        estimates = [
+            StickyEstimate(entry, routing, dispatch(entry, routing, np.ones(nodes)), samples)
+            for entry, routing, samples in zip(entries, routings, (200, 50, 80), strict=True)
+        ]
+        estimates.insert(1, StickyEstimate(entries[0], empty, dispatch(entries[0], empty, np.ones(nodes)), 50))
+        together = sticky_affinity_skews(estimates, clients=clients, timeout_seconds=10800, seed=3)
+        alone = [sticky_affinity_skews([e], clients=clients, timeout_seconds=10800, seed=3)[0] for e in estimates]
+        for batched, single in zip(together, alone, strict=True):
+            # the same numbers up to the order of float sums (matrix products over the stacked rows)
+            b, s = msgspec.structs.asdict(batched), msgspec.structs.asdict(single)
+            assert {k: v for k, v in b.items() if not isinstance(v, float)} == {
+                k: v for k, v in s.items() if not isinstance(v, float)
+            }
+            assert {k: v for k, v in b.items() if isinstance(v, float)} == pytest.approx(
+                {k: v for k, v in s.items() if isinstance(v, float)}, rel=1e-12
+            )
+        assert together[1].dropped_fraction == 1.0  # no Pod anywhere
+        assert [t.samples for t in together] == [200, 50, 50, 80]
+
+
+def test_normal_banks_are_kept_read_only_within_their_budget():
+    cache = _BankCache(budget=3 * 100 * 8 * 10)  # room for three banks of 100 samples x 10 columns
+    first = cache.get(seed=1, samples=100, width=10)
+    assert not first.flags.writeable
+    # the same seed and width: the same array, also for fewer samples (a prefix is the smaller bank)
+    assert cache.get(seed=1, samples=40, width=10) is first
+    np.testing.assert_array_equal(first[:40], np.random.default_rng(1).standard_normal((40, 10)))
+    # more samples: drawn again, and its first rows are the old bank
+    longer = cache.get(seed=1, samples=200, width=10)
+    np.testing.assert_array_equal(longer[:100], first)
+    # over budget: the least recently used bank goes (seed 1's 200 rows fill two thirds, seed 2 the last third)
+    second = cache.get(seed=2, samples=100, width=10)
+    cache.get(seed=3, samples=100, width=10)
+    third = cache.get(seed=3, samples=100, width=10)
+    # seed 1 (200 rows) + seed 2 + seed 3 exceed the budget: seed 1, used least recently, was dropped
+    assert cache.get(seed=2, samples=100, width=10) is second
+    assert cache.get(seed=3, samples=100, width=10) is third
+    assert cache.get(seed=1, samples=200, width=10) is not longer
+    cache.clear()
+    assert cache.get(seed=3, samples=100, width=10) is not third
+
+
+def test_xt_recent_list_of_exactly_100_live_keys_still_fits():
+    # 100 clients on the one Pod: 100 live addresses = ip_list_tot, which the list holds (it overflows above it).
+    result = skew([1.0], local([1]), ClientPopulation(count=100))
+    assert result.recent_entries_per_endpoint_max == pytest.approx(100)
+    assert not result.recent_list_exceeded
+    assert skew([1.0], local([1]), ClientPopulation(count=101)).recent_list_exceeded
