@@ -518,44 +518,60 @@ class _Randomness:
         return self._rng
 
 
-def _light_load(
-    rand: _Randomness,
-    *,
-    mean: FloatArray,
-    var: FloatArray,
-    third: FloatArray,
-    pods: IntArray,
-    out: FloatArray | None = None,
-) -> FloatArray:
-    """Per-Pod sum of many light atoms: a shifted gamma matching mean, variance and third central moment.
+class _LightParams(NamedTuple):
+    """Per Pod column (last axis; leading axes are estimates): the light part's moments and how it is drawn."""
 
-    A sum of weighted Bernoulli picks is right-skewed when a Pod gets a few atoms on average; a normal variable
-    would understate the hottest Pod. Where the skew is negligible (or negative) a normal variable is used.
-    Gamma variables of shape ``k >= 3`` are drawn as Wilson-Hilferty cubes of the shared normals,
-    ``k (1 - 1/(9k) + z / (3 sqrt(k)))^3`` (quantiles within about 1 % of the gamma's up to the 99.99th
-    percentile, never negative); smaller shapes are drawn exactly. The samples are written to ``out`` when given
-    (samples x Pods).
-    """
-    normals = rand.normals
-    samples = normals.shape[0]
-    if out is None:
-        out = np.empty(normals.shape)
-    mean_p = np.repeat(mean, pods)
-    var_p = np.repeat(var, pods)
-    third_p = np.repeat(third, pods)
-    if not var_p.any():
-        out[:] = mean_p
-        return out
+    mean: FloatArray
+    var: FloatArray
+    shape: FloatArray
+    """Gamma shape matching the moments (0 where the skew is not positive)."""
+    skewed: BoolArray
+    """Drawn as a shifted gamma (else as a normal variable)."""
+    cube: BoolArray
+    """The gamma drawn as a Wilson-Hilferty cube of the shared normals."""
+    scale: FloatArray
+    """Gamma scale (valid where ``cube``)."""
+    a: FloatArray
+    """``1 - 1/(9k)`` (valid where ``cube``)."""
+    b: FloatArray
+    """``1 / (3 sqrt(k))`` (valid where ``cube``)."""
+
+
+def _light_params(mean: FloatArray, var: FloatArray, third: FloatArray, pods: IntArray) -> _LightParams:
+    """Per-node moments (last axis) spread to the nodes' Pod columns, with each column's way of drawing."""
+    mean_p = np.repeat(mean, pods, axis=-1)
+    var_p = np.repeat(var, pods, axis=-1)
+    third_p = np.repeat(third, pods, axis=-1)
     skewed = (third_p > 0) & (var_p > 0)
     shape = np.zeros_like(var_p)
     shape[skewed] = 4.0 * var_p[skewed] ** 3 / third_p[skewed] ** 2
     skewed &= shape < _GAMMA_SHAPE_LIMIT
     cube = skewed & (shape >= _CUBE_SHAPE_MIN)
-    if cube.all():
-        # The usual case: every column a Wilson-Hilferty cube, computed in place over the whole array.
+    with np.errstate(divide="ignore", invalid="ignore"):  # only the ``cube`` columns are read
         scale = third_p / (2.0 * var_p)
         a = 1.0 - 1.0 / (9.0 * shape)
         b = 1.0 / (3.0 * np.sqrt(shape))
+    return _LightParams(mean_p, var_p, shape, skewed, cube, scale, a, b)
+
+
+def _light_load(rand: _Randomness, params: _LightParams, out: FloatArray) -> FloatArray:
+    """Per-Pod sum of many light atoms into ``out`` (samples x Pods): a shifted gamma matching mean, variance and
+    third central moment (``params``: one estimate's, from :func:`_light_params`).
+
+    A sum of weighted Bernoulli picks is right-skewed when a Pod gets a few atoms on average; a normal variable
+    would understate the hottest Pod. Where the skew is negligible (or negative) a normal variable is used.
+    Gamma variables of shape ``k >= 3`` are drawn as Wilson-Hilferty cubes of the shared normals,
+    ``k (1 - 1/(9k) + z / (3 sqrt(k)))^3`` (quantiles within about 1 % of the gamma's up to the 99.99th
+    percentile, never negative); smaller shapes are drawn exactly.
+    """
+    normals = rand.normals
+    samples = normals.shape[0]
+    mean_p, var_p, shape, skewed, cube, scale, a, b = params
+    if not var_p.any():
+        out[:] = mean_p
+        return out
+    if cube.all():
+        # The usual case: every column a Wilson-Hilferty cube, computed in place over the whole array.
         base = np.multiply(normals, b)
         base += a
         np.multiply(base, base, out=out)
@@ -574,13 +590,12 @@ def _light_load(
             continue
         cols = np.flatnonzero(chosen)
         k = shape[cols]
-        scale = third_p[cols] / (2.0 * var_p[cols])
         if chosen is cube:
-            draws = k * (1.0 - 1.0 / (9.0 * k) + normals[:, cols] / (3.0 * np.sqrt(k))) ** 3
+            draws = k * (a[cols] + normals[:, cols] * b[cols]) ** 3
         else:
             # standard_gamma draws the same stream as gamma(shape, 1.0), with less overhead.
             draws = rand.rng.standard_gamma(k, (samples, cols.shape[0]))
-        out[:, cols] = mean_p[cols] - k * scale + scale * draws
+        out[:, cols] = mean_p[cols] - k * scale[cols] + scale[cols] * draws
     np.maximum(out, 0.0, out=out)
     return out
 
@@ -760,11 +775,10 @@ def _sticky_group(
     bank = _normal_bank(memo, seed, max(samples), total_pods)
     # Every estimate's samples, stacked: rows bounds[i]:bounds[i + 1] are estimate i's.
     pinned = np.empty((int(bounds[-1]), total_pods))
+    params = _light_params(mean_g, var_g, third_g, pods)
     for i, est in enumerate(estimates):
         rand = _Randomness(bank[: est.samples], seed)
-        light = _light_load(
-            rand, mean=mean_g[i], var=var_g[i], third=third_g[i], pods=pods, out=pinned[bounds[i] : bounds[i + 1]]
-        )
+        light = _light_load(rand, _LightParams(*(p[i] for p in params)), pinned[bounds[i] : bounds[i + 1]])
         if totals.atom_pin.shape[0]:
             # Heavy atoms: each key picks one Pod of the single mixture row.
             support = np.flatnonzero(mixture[i] > 0)
@@ -1025,13 +1039,8 @@ def affinity_skew(
     skew_g = np.bincount(g_real, weights=(lc[entry_row] * spread * (1.0 - 2.0 * per_pod_prob))[real], minlength=nodes)
     fresh_g = np.bincount(g_real, weights=(fm[entry_row] * per_pod_prob)[real], minlength=nodes)
     rand = _Randomness(_normal_bank(memo, seed, samples, total_pods), seed)
-    light = _light_load(
-        rand,
-        mean=mean_g.astype(np.float64),
-        var=var_g.astype(np.float64),
-        third=skew_g.astype(np.float64),
-        pods=pods,
-    )
+    params = _light_params(mean_g.astype(np.float64), var_g.astype(np.float64), skew_g.astype(np.float64), pods)
+    light = _light_load(rand, params, np.empty((samples, total_pods)))
     pinned = light
 
     # Heavy atoms: equal atoms of one row as one multinomial when that is cheaper, the others one by one.

@@ -55,6 +55,30 @@ class NodeClasses(msgspec.Struct, frozen=True, kw_only=True, eq=False):
         return out
 
 
+def _first_occurrence_classes(key: IntArray, single: BoolArray) -> tuple[IntArray, IntArray]:
+    """Classes of equal non-negative ``key`` (``single`` nodes alone), numbered in order of their first node.
+
+    Returns each node's class and each class's first node. The keys of grouped nodes are small (zone, health and
+    caller codes), so a dense table finds each key's first node without sorting the nodes.
+    """
+    nodes = key.shape[0]
+    index = np.arange(nodes, dtype=np.int64)
+    grouped = ~single
+    size = int(key[grouped].max(initial=-1)) + 1
+    first_of_key = np.full(size, nodes, dtype=np.int64)
+    np.minimum.at(first_of_key, key[grouped], index[grouped])
+    used = np.flatnonzero(first_of_key < nodes)
+    first = np.concatenate([first_of_key[used], np.flatnonzero(single)])
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    class_of_key = np.zeros(size, dtype=np.int64)
+    class_of_key[used] = rank[: used.shape[0]]
+    class_of_node = np.where(single, 0, class_of_key[np.where(single, 0, key)] if size else 0)
+    class_of_node[single] = rank[used.shape[0] :]
+    return class_of_node.astype(np.int64), first[order].astype(np.int64)
+
+
 def node_classes(  # noqa: PLR0917 (one array per node attribute)
     zone: IntArray,
     node_up: BoolArray,
@@ -76,13 +100,7 @@ def node_classes(  # noqa: PLR0917 (one array per node attribute)
         _, caller_code = np.unique(callers, return_inverse=True)
     key = (zone.astype(np.int64) + 1) * 8 + node_up * 4 + control_plane * 2 + (cpu_milli <= 0)
     key = key * (int(caller_code.max(initial=0)) + 1) + caller_code.reshape(-1)
-    key = np.where(single, -1 - np.arange(nodes, dtype=np.int64), key)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.shape[0])
-    class_of_node = rank[inverse.reshape(-1)].astype(np.int64)
-    first = first[order].astype(np.int64)
+    class_of_node, first = _first_occurrence_classes(key, single)
     count = np.bincount(class_of_node, minlength=first.shape[0]).astype(np.int64)
     cpu = np.bincount(class_of_node, weights=cpu_milli.astype(np.float64), minlength=first.shape[0])
     return NodeClasses(

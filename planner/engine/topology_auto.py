@@ -77,37 +77,39 @@ def _names(zone_count: int, zone_names: Sequence[str] | None) -> list[str]:
     return [f"zone {z}" for z in range(zone_count)]
 
 
-def _get_most(values: FloatArray) -> int:
+def _get_most(values: list[float]) -> int:
     """``getMost``: the zone with the largest strictly positive value, -1 if none.
 
     Go iterates the map in random order and keeps the first strict maximum, so ties are broken at random upstream;
     here the lowest zone index wins, which keeps the result deterministic.
     """
-    best = int(np.argmax(values))
-    return best if values[best] > 0.0 else -1
+    best = max(range(len(values)), key=values.__getitem__, default=-1)
+    return best if best >= 0 and values[best] > 0.0 else -1
 
 
 def _giving_and_receiving(desired: FloatArray, present: BoolArray, hinted: IntArray) -> tuple[IntArray, IntArray]:
-    """``getGivingAndReceivingZones``: whole endpoints each zone gives away or receives."""
-    diff = hinted.astype(np.float64) - desired
-    giving_desired = np.where(present & (diff > 0), diff, 0.0)
-    receiving_desired = np.where(present & (diff < 0), -diff, 0.0)
-    give = np.zeros(hinted.shape, dtype=np.int64)
-    receive = np.zeros(hinted.shape, dtype=np.int64)
+    """``getGivingAndReceivingZones``: whole endpoints each zone gives away or receives (a handful of zones, so
+    plain Python numbers)."""
+    diff = (hinted.astype(np.float64) - desired).tolist()
+    here = present.tolist()
+    giving_desired = [d if p and d > 0 else 0.0 for d, p in zip(diff, here, strict=True)]
+    receiving_desired = [-d if p and d < 0 else 0.0 for d, p in zip(diff, here, strict=True)]
+    give = [0] * len(diff)
+    receive = [0] * len(diff)
     while True:
         giver = _get_most(giving_desired)
         receiver = _get_most(receiving_desired)
         if giver < 0 or receiver < 0:
             break
-        to_give = float(giving_desired[giver])
-        to_receive = float(receiving_desired[receiver])
+        to_give = giving_desired[giver]
+        to_receive = receiving_desired[receiver]
         if (to_give < 1.0 and to_receive < 1.0) or to_give < 0.5 or to_receive < 0.5:
             break
         give[giver] += 1
         giving_desired[giver] -= 1.0
         receive[receiver] += 1
         receiving_desired[receiver] -= 1.0
-    return give, receive
+    return np.array(give, dtype=np.int64), np.array(receive, dtype=np.int64)
 
 
 def _disabled(
@@ -209,15 +211,16 @@ def auto_hints(  # noqa: PLR0917 (one array per node attribute, in the documente
         )
 
     desired_raw = ratio * float(total_endpoints)
-    minimum = np.array([math.ceil(d * _MIN_FACTOR) if p else 0 for d, p in zip(desired_raw, present, strict=True)])
-    allocation = tuple(float(d) for d in desired_raw)
-    minimums = tuple(int(m) for m in minimum)
-    if int(minimum.sum()) > total_endpoints:
+    present_list = present.tolist()
+    allocation = tuple(desired_raw.tolist())
+    minimums = tuple(math.ceil(d * _MIN_FACTOR) if p else 0 for d, p in zip(allocation, present_list, strict=True))
+    minimum = np.array(minimums, dtype=np.int64)
+    if sum(minimums) > total_endpoints:
         return _disabled(
             "overloadThreshold",
             f"{total_endpoints} endpoints for {zones} zones: the per-zone minimums "
-            f"({'/'.join(str(m) for m, p in zip(minimums, present, strict=True) if p)}) add up to "
-            f"{int(minimum.sum())} > {total_endpoints}, so some endpoint would be overloaded by more than "
+            f"({'/'.join(str(m) for m, p in zip(minimums, present_list, strict=True) if p)}) add up to "
+            f"{sum(minimums)} > {total_endpoints}, so some endpoint would be overloaded by more than "
             f"{OVERLOAD_THRESHOLD:.0%}",
             allocation=allocation,
             minimum=minimums,
@@ -254,8 +257,9 @@ def auto_hints(  # noqa: PLR0917 (one array per node attribute, in the documente
     weights[has_hints] = counts[has_hints] / hinted[has_hints, None]
 
     moved = int(give.sum())
-    per_zone = "/".join(str(int(h)) for h, p in zip(hinted, present, strict=True) if p)
-    listed = ", ".join(names[z] for z in range(zone_count) if present[z])
+    hinted_list = hinted.tolist()
+    per_zone = "/".join(str(h) for h, p in zip(hinted_list, present_list, strict=True) if p)
+    listed = ", ".join(names[z] for z in range(zone_count) if present_list[z])
     message = f"hints engaged: {per_zone} endpoints hinted for {listed}"
     message += f"; {moved} endpoint(s) donated across zones" if moved else "; every endpoint serves its own zone"
     return AutoHints(
@@ -264,6 +268,6 @@ def auto_hints(  # noqa: PLR0917 (one array per node attribute, in the documente
         message=message,
         allocation=allocation,
         minimum=minimums,
-        hinted=tuple(int(h) for h in hinted),
+        hinted=tuple(hinted_list),
         zone_weights=weights,
     )
