@@ -42,8 +42,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 import msgspec
 import numpy as np
@@ -52,6 +52,9 @@ from planner.domain.traffic import ClientPopulation, HeavyHitterClients, ZipfCli
 from planner.engine.flow import Flow
 from planner.engine.metrics import BoolArray, FloatArray, IntArray, hottest_pod_ratio
 from planner.engine.routing import MODE_ALL, MODE_DROP, MODE_LOCAL, MODE_ZONE, CandidateRouting
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 AFFINITY_SCOPE = "per node and per service port"
 RECENT_LIST_LIMIT = 100
@@ -447,43 +450,56 @@ def _draw(
     return out
 
 
-class _BankCache:
-    """Normal banks kept across evaluations, newest last, up to ``BANK_CACHE_BYTES`` in all.
+class _Lru(Generic[_K, _V]):
+    """A thread-safe least-recently-used cache within a budget (each value costs ``cost(value)``)."""
 
-    A bank depends only on its seed and width (and is a prefix of any longer bank of both), so evaluations with the
-    same seed and Pod count (the default seed 0, a Service evaluated again, its scenarios) reuse it instead of
-    drawing it again. The arrays are read-only."""
-
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, cost: Callable[[_V], int]) -> None:
         self.budget = budget
-        self._banks: OrderedDict[tuple[int, int], FloatArray] = OrderedDict()
+        self._cost = cost
+        self._items: OrderedDict[_K, _V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, seed: int, samples: int, width: int) -> FloatArray:
-        key = (seed, width)
+    def get(self, key: _K) -> _V | None:
         with self._lock:
-            bank = self._banks.get(key)
-            if bank is not None and bank.shape[0] >= samples:
-                self._banks.move_to_end(key)
-                return bank
-        bank = np.random.default_rng(seed).standard_normal((samples, width))
-        bank.flags.writeable = False
-        if bank.nbytes <= self.budget:
-            with self._lock:
-                self._banks[key] = bank
-                self._banks.move_to_end(key)
-                while sum(b.nbytes for b in self._banks.values()) > self.budget:
-                    self._banks.popitem(last=False)
-        return bank
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: _K, value: _V) -> None:
+        if self._cost(value) > self.budget:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while sum(self._cost(v) for v in self._items.values()) > self.budget:
+                self._items.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
-            self._banks.clear()
+            self._items.clear()
 
 
 BANK_CACHE_BYTES = 32 * 1024 * 1024
-NORMAL_BANKS = _BankCache(BANK_CACHE_BYTES)
-"""The process's normal banks (:func:`_normal_bank`); ``NORMAL_BANKS.clear()`` drops them."""
+NORMAL_BANKS: _Lru[tuple[int, int], FloatArray] = _Lru(BANK_CACHE_BYTES, lambda bank: int(bank.nbytes))
+"""Normal banks kept across evaluations, per seed and width (read-only arrays).
+
+A bank depends only on its seed and width (and is a prefix of any longer bank of both), so evaluations with the
+same seed and Pod count (the default seed 0, a Service evaluated again, its scenarios) reuse it instead of drawing
+it again."""
+CLIENT_KEYS: _Lru[object, tuple[_Keys, dict[float, _StickyTotals]]] = _Lru(64, lambda _: 1)
+"""Client keys (and their sticky totals per light-atom limit) kept across evaluations, per population, proxy
+setting and timeout: they depend on nothing else."""
+
+
+def _bank(cache: _Lru[tuple[int, int], FloatArray], seed: int, samples: int, width: int) -> FloatArray:
+    """At least ``samples`` rows of the bank of ``seed`` and ``width`` (from ``cache``, or drawn and kept)."""
+    bank = cache.get((seed, width))
+    if bank is None or bank.shape[0] < samples:
+        bank = np.random.default_rng(seed).standard_normal((samples, width))
+        bank.flags.writeable = False
+        cache.put((seed, width), bank)
+    return bank
 
 
 def _normal_bank(memo: AffinityMemo | None, seed: int, samples: int, width: int) -> FloatArray:
@@ -495,7 +511,7 @@ def _normal_bank(memo: AffinityMemo | None, seed: int, samples: int, width: int)
     """
     bank = memo.normals.get((seed, width)) if memo is not None else None
     if bank is None or bank.shape[0] < samples:
-        bank = NORMAL_BANKS.get(seed, samples, width)
+        bank = _bank(NORMAL_BANKS, seed, samples, width)
         if memo is not None:
             memo.normals[seed, width] = bank
     rows: FloatArray = bank[:samples]
@@ -672,10 +688,15 @@ def _keys_for(
     memo: AffinityMemo | None, clients: ClientPopulation, *, lb_proxying: bool, lb_addresses: int, rate: float
 ) -> tuple[_Keys, dict[float, _StickyTotals]]:
     """The population's keys and their memoised sticky totals (per light-atom limit)."""
-    memo_key = (msgspec.json.encode(clients), lb_proxying, lb_addresses, rate) if memo is not None else None
+    memo_key = (msgspec.json.encode(clients), lb_proxying, lb_addresses, rate)
     found = memo.keys.get(memo_key) if memo is not None else None
     if found is None:
-        found = (_source_keys(clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses), {})
+        found = CLIENT_KEYS.get(memo_key)
+        if found is None:
+            keys = _source_keys(clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses)
+            keys.explicit.flags.writeable = False  # shared across evaluations
+            found = (keys, {})
+            CLIENT_KEYS.put(memo_key, found)
         if memo is not None:
             memo.keys[memo_key] = found
     return found

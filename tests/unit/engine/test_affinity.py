@@ -16,7 +16,8 @@ from planner.engine.affinity import (
     RECENT_LIST_LIMIT,
     AffinityMemo,
     StickyEstimate,
-    _BankCache,
+    _bank,
+    _Lru,
     _p99,
     _power_tail,
     affinity_skew,
@@ -380,25 +381,25 @@ def test_sticky_estimates_together_equal_each_alone():
 
 
 def test_normal_banks_are_kept_read_only_within_their_budget():
-    cache = _BankCache(budget=3 * 100 * 8 * 10)  # room for three banks of 100 samples x 10 columns
-    first = cache.get(seed=1, samples=100, width=10)
+    cache: _Lru[tuple[int, int], np.ndarray] = _Lru(3 * 100 * 8 * 10, lambda bank: bank.nbytes)  # 3 banks of 100 x 10
+    first = _bank(cache, seed=1, samples=100, width=10)
     assert not first.flags.writeable
     # the same seed and width: the same array, also for fewer samples (a prefix is the smaller bank)
-    assert cache.get(seed=1, samples=40, width=10) is first
+    assert _bank(cache, seed=1, samples=40, width=10) is first
     np.testing.assert_array_equal(first[:40], np.random.default_rng(1).standard_normal((40, 10)))
     # more samples: drawn again, and its first rows are the old bank
-    longer = cache.get(seed=1, samples=200, width=10)
+    longer = _bank(cache, seed=1, samples=200, width=10)
     np.testing.assert_array_equal(longer[:100], first)
-    # over budget: the least recently used bank goes (seed 1's 200 rows fill two thirds, seed 2 the last third)
-    second = cache.get(seed=2, samples=100, width=10)
-    cache.get(seed=3, samples=100, width=10)
-    third = cache.get(seed=3, samples=100, width=10)
+    second = _bank(cache, seed=2, samples=100, width=10)
+    third = _bank(cache, seed=3, samples=100, width=10)
     # seed 1 (200 rows) + seed 2 + seed 3 exceed the budget: seed 1, used least recently, was dropped
-    assert cache.get(seed=2, samples=100, width=10) is second
-    assert cache.get(seed=3, samples=100, width=10) is third
-    assert cache.get(seed=1, samples=200, width=10) is not longer
+    assert _bank(cache, seed=2, samples=100, width=10) is second
+    assert _bank(cache, seed=3, samples=100, width=10) is third
+    assert _bank(cache, seed=1, samples=200, width=10) is not longer
     cache.clear()
-    assert cache.get(seed=3, samples=100, width=10) is not third
+    assert _bank(cache, seed=3, samples=100, width=10) is not third
+    # a value above the whole budget is not kept
+    assert _bank(cache, seed=4, samples=1000, width=10) is not _bank(cache, seed=4, samples=1000, width=10)
 
 
 def test_xt_recent_list_of_exactly_100_live_keys_still_fits():
