@@ -7,8 +7,10 @@ import sys
 import textwrap
 
 import pytest
+from click.testing import CliRunner
 
 from planner.allocator import DEFAULT_HEAP_PAD_MIB, heap_pad_mib, tune_allocator
+from planner.cli.main import main
 
 
 def test_pad_setting_defaults_and_parses() -> None:
@@ -62,3 +64,11 @@ def test_the_pad_keeps_freed_arrays_mapped() -> None:
     untuned, tuned = _faults("default"), _faults("tuned")
     assert untuned > 1000
     assert tuned < untuned / 20
+
+
+def test_the_planner_command_rejects_a_bad_pad_setting_with_exit_2() -> None:
+    # A subcommand that does nothing else (help): the group's start-up reads PLANNER_HEAP_PAD_MIB first.
+    result = CliRunner().invoke(main, ["db", "--help"], env={"PLANNER_HEAP_PAD_MIB": "lots"})
+    assert result.exit_code == 2
+    assert "PLANNER_HEAP_PAD_MIB must be a whole number of MiB" in result.output
+    assert CliRunner().invoke(main, ["db", "--help"], env={"PLANNER_HEAP_PAD_MIB": "16"}).exit_code == 0
