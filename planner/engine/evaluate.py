@@ -27,7 +27,6 @@ from planner.engine.flow import (
     PodGroups,
     dispatch_rows,
     pod_group_rows,
-    pod_groups,
 )
 from planner.engine.inputs import EngineInput, TrafficPolicy
 from planner.engine.internal import caller_shares
@@ -156,13 +155,14 @@ def _state(tag: object, ready: IntArray, terminating: IntArray, node_up: BoolArr
     return _State(tag=tag, ready=ready, terminating=terminating, node_up=node_up, has_pods=has_pods)
 
 
-class _PathBatch:
-    """Traffic paths of one state computed together; their per-Pod groups and statistics are built on first use
-    (only the input's own state needs them, for the path summaries)."""
+class _FlowBatch:
+    """Flows of one state computed together (traffic paths, or policies' combined flows); their per-Pod groups and
+    statistics are built on first use, for every row at once."""
 
-    def __init__(self, unit: FlowRows, flows: FlowRows, state: _State) -> None:
+    def __init__(self, unit: FlowRows | None, flows: FlowRows, state: _State) -> None:
         self.unit = unit
-        """Each path for one new connection per second in all (affinity reads its routing mixture)."""
+        """Each path for one new connection per second in all (affinity reads its routing mixture); None for
+        combined flows."""
         self.flows = flows
         self.state = state
         self._groups: PodGroupRows | None = None
@@ -186,17 +186,20 @@ class _PathBatch:
 class _Path(msgspec.Struct, frozen=True, kw_only=True):
     """One traffic path (external or internal) of one policy, in connections per second."""
 
-    flow: Flow
     state: _State
     offered: float
     requests_per_connection: float
     key: tuple[object, ...]
     """Cache key of this path (its summary is computed once per path)."""
-    batch: _PathBatch
+    batch: _FlowBatch
     index: int
     """Row of this path in ``batch``."""
     served: float
     forwarded: float
+
+    @property
+    def flow(self) -> Flow:
+        return self.batch.flows.row(self.index)
 
     @property
     def groups(self) -> PodGroups:
@@ -208,6 +211,7 @@ class _Path(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def unit_flow(self) -> Flow:
+        assert self.batch.unit is not None  # paths are batched with their unit flows
         return self.batch.unit.row(self.index)
 
     @property
@@ -216,14 +220,27 @@ class _Path(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Computed(msgspec.Struct, frozen=True, kw_only=True):
-    flow: Flow
-    groups: PodGroups
-    stats: PodLoadStats
+    """One policy's combined flow (row ``index`` of ``batch``), with the paths it combines."""
+
+    batch: _FlowBatch
+    index: int
     offered: float
     served: float
     forwarded: float
     external: _Path | None = None
     internal: _Path | None = None
+
+    @property
+    def flow(self) -> Flow:
+        return self.batch.flows.row(self.index)
+
+    @property
+    def groups(self) -> PodGroups:
+        return self.batch.groups.row(self.index)
+
+    @property
+    def stats(self) -> PodLoadStats:
+        return self.batch.stats.row(self.index)
 
     @property
     def extra_hop_fraction(self) -> float:
@@ -449,12 +466,11 @@ class _Evaluator:
             entries = list(path_keys.values())
             unit = dispatch_rows(np.stack([e[0] for e in entries]), [e[1] for e in entries], mult)
             flows = unit.scaled(np.array([e[2] for e in entries]))
-            batch = _PathBatch(unit, flows, state)
+            batch = _FlowBatch(unit, flows, state)
             served = flows.totals(flows.ready_load) + flows.totals(flows.terminating_load)
             forwarded = flows.totals(flows.forwarded)
             for i, (cache_key, entry) in enumerate(path_keys.items()):
                 self._paths[cache_key] = _Path(
-                    flow=flows.row(i),
                     state=state,
                     offered=entry[2],
                     requests_per_connection=entry[3],
@@ -476,7 +492,7 @@ class _Evaluator:
         if not combos:
             return
         # Every policy's flow as external row + internal row, gathered from the paths (a missing path: zeros).
-        batches: dict[int, _PathBatch] = {}
+        batches: dict[int, _FlowBatch] = {}
         for path in self._paths.values():
             if path is not None and path.state is state:
                 batches.setdefault(id(path.batch), path.batch)
@@ -497,15 +513,13 @@ class _Evaluator:
         flows = table.sums(
             np.array([row_of(e) for e, _ in combos.values()]), np.array([row_of(i) for _, i in combos.values()])
         )
-        groups = pod_group_rows(flows.ready_load, flows.terminating_load, state.ready, state.terminating)
-        stats = groups.stats()
+        combined = _FlowBatch(None, flows, state)
         served = flows.totals(flows.ready_load) + flows.totals(flows.terminating_load)
         forwarded = flows.totals(flows.forwarded)
         for i, (cache_key, (ext, internal)) in enumerate(combos.items()):
             self._computed[cache_key] = _Computed(
-                flow=flows.row(i),
-                groups=groups.row(i),
-                stats=stats.row(i),
+                batch=combined,
+                index=i,
                 offered=(ext.offered if ext else 0.0) + (internal.offered if internal else 0.0),
                 served=float(served[i]),
                 forwarded=float(forwarded[i]),
@@ -520,22 +534,14 @@ class _Evaluator:
         total = served.sum()
         rate = self.ext_rate + self.int_rate
         share = served / total if total > 0 else zero
-        flow = Flow(
-            received=share * rate,
-            forwarded=zero,
-            served_locally=share * rate,
-            dropped=zero,
-            ready_load=share * rate,
-            terminating_load=zero,
-            weight=self.mult,
-        )
-        groups = pod_groups(flow, state.ready, state.terminating)
+        fields = {"received": share * rate, "served_locally": share * rate, "ready_load": share * rate}
+        data = np.stack([fields.get(name, zero) for name in FLOW_FIELDS])[:, None, :]
+        flows = FlowRows(data=data, weight=self.mult)
         return _Computed(
-            flow=flow,
-            groups=groups,
-            stats=groups.stats(),
+            batch=_FlowBatch(None, flows, state),
+            index=0,
             offered=rate if total > 0 else 0.0,
-            served=flow.total_served,
+            served=flows.row(0).total_served,
             forwarded=0.0,
         )
 
