@@ -308,21 +308,25 @@ def _rows(routing: CandidateRouting, pods: IntArray) -> _Rows:
     return _Rows(row_of_node=row_of_node, ptr=ptr, group=np.concatenate(groups), prob=np.concatenate(probs))
 
 
-def _row_peaks(routing: CandidateRouting, pods: IntArray) -> FloatArray:
-    """Per entry node, the largest probability that a new connection lands on one given Pod (0: dropped)."""
+def _row_peaks(routings: Sequence[CandidateRouting], pods: IntArray) -> FloatArray:
+    """Per routing (row) and entry node, the largest probability that a new connection lands on one given Pod
+    (0: dropped)."""
     per_pod = 1.0 / np.where(pods > 0, pods, np.inf)
-    mode = routing.mode
+    mode = np.stack([r.mode for r in routings])
     peak = np.where(mode == MODE_LOCAL, per_pod, 0.0)
     everywhere = mode == MODE_ALL
     if everywhere.any():
-        weights = routing.all_weights
-        peak[everywhere] = float((weights * per_pod).max()) / float(weights.sum())
-    zoned = mode == MODE_ZONE
-    if zoned.any():
+        weights = np.stack([r.all_weights for r in routings])
+        totals = weights.sum(axis=1)
+        all_peak = np.divide((weights * per_pod).max(axis=1), totals, out=np.zeros_like(totals), where=totals > 0)
+        peak = np.where(everywhere, all_peak[:, None], peak)
+    for row in np.flatnonzero((mode == MODE_ZONE).any(axis=1)).tolist():
+        routing = routings[row]
+        zoned = mode[row] == MODE_ZONE
         weights = routing.zone_weights
         totals = weights.sum(axis=1)
         zone_peak = np.divide((weights * per_pod).max(axis=1), totals, out=np.zeros_like(totals), where=totals > 0)
-        peak[zoned] = zone_peak[routing.zone[zoned]]
+        peak[row, zoned] = zone_peak[routing.zone[zoned]]
     return peak
 
 
@@ -865,11 +869,12 @@ def _sticky_group(
     live = entry * totals.live_keys
     per_pod = np.divide(mixture[:, :nodes], pods, out=np.zeros((count, nodes)), where=pods > 0)
     mean_share = (1.0 - dropped) / total_pods
+    row_peaks = _row_peaks([e.candidates for e in estimates], pods)
     results: list[AffinitySkew] = []
     for i, est in enumerate(estimates):
         start = int(starts[i])
         hot_p99 = _p99(hottest[start : start + est.samples])
-        recent = live[i][routed[i]] * _row_peaks(est.candidates, pods)[routed[i]]
+        recent = live[i][routed[i]] * row_peaks[i][routed[i]]
         recent_max = float(recent.max()) if recent.shape[0] else 0.0
         share = float(mean_share[i])
         results.append(
