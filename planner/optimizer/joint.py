@@ -16,6 +16,11 @@ ratio R_s >= 10^6 N_s / D_s (its hottest-Pod ratio, rounded up to 10^-6). Object
 2. replicas: fewest replicas in total; 3. moves: fewest Pods created in total; 4. spread: most zones and nodes,
    summed over the Services (or a weighted sum of the same terms, ``objective.weights``).
 
+Once the balance stages sit at their known bounds with every Service even (ratio 1.0, nodeEqual with cross-zone
+balancing), the replicas, moves and spread stages are a packing (``packing.py``) that CP-SAT solves quickly on
+its own: before each of them, the packing's bound (valid given what the earlier stages fixed) is combined with
+the stage's known bound, and its plan, completed into a full solution, replaces the hint when it is no worse.
+
 The search is warm-started from the best placement known before it runs (the sequential re-solve or the best
 baseline strategy, whichever the engine scores better), so a timed-out solve returns at least that plan.
 """
@@ -32,11 +37,19 @@ from planner.engine.metrics import BoolArray, IntArray
 from planner.optimizer.classes import NodeClass
 from planner.optimizer.instance import Instance, ServiceInstance, pods_that_fit
 from planner.optimizer.model import RATIO_SCALE, ServiceModel, Term, build_model, hint_from_trial
+from planner.optimizer.packing import build_packing, pack, packing_hint
 from planner.optimizer.schema import ObjectiveTerm, SolverParams, SolveStatus, StageReport
 from planner.optimizer.single import expand
-from planner.optimizer.stages import solve_stages, weighted_terms
+from planner.optimizer.stages import Preparation, seconds_left, solve_stages, weighted_terms
 
 HINT_DETERMINISTIC_SECONDS = 2.0
+PACKING_SHARE = 0.5
+"""Of a stage's budget, the part the packing (``packing.py``) may use before it."""
+PACKING_WALL_SHARE = 0.8
+"""Of the wall-clock time left, the part the packing may use (a packing plan at the stage's bound is only checked by
+the stage, which takes a few hundredths of a second on 100 x 20)."""
+COMPLETION_SECONDS = 0.5
+"""Deterministic budget to complete the packing's class counts into a full joint solution (propagation, in practice)."""
 
 
 @dataclass
@@ -217,6 +230,86 @@ def hint_joint(
     return hint_from_trial(jm.model, trial, budget=budget, deadline=deadline)
 
 
+@dataclass
+class PackingPreparation:
+    """Before the fewest-replicas, fewest-moves and spread stages, while every earlier stage sits at its known bound:
+    the packing of ``packing.py``. Its optimum (or its bound when the budget stops it) bounds the stage, and its plan,
+    completed into a full solution of the joint model, becomes the hint when it is no worse than the current one."""
+
+    jm: JointModel
+    terms: list[Term]
+    optima: dict[int, dict[ObjectiveTerm, int]]
+    seed: int
+
+    def __call__(self, position: int, reached: list[int], share: float, deadline: float) -> Preparation:
+        jm = self.jm
+        name = self.terms[position].term
+        stages = [(t.term, v) for t, v in zip(self.terms[:position], reached, strict=True)]
+        binding = {nodes: jm.free[nodes[0]] for nodes, b in zip(jm.classes, jm.binding, strict=True) if b}
+        order = [t.term for t in self.terms]
+        pk = build_packing(jm.parts, binding, self.optima, stages, name, order=order)
+        if pk is None:
+            return Preparation(None)
+        hint = dict(zip(jm.model.proto.solution_hint.vars, jm.model.proto.solution_hint.values, strict=True))
+        start = packing_hint(pk, jm.parts, hint)
+        own = [self.optima[sm.svc.index].get(name) for sm in jm.parts if sm.term(name) is not None]
+        known = None if None in own else sum(v for v in own if v is not None)
+        if start is not None and known is not None:
+            hinted = sum(pk.cost[v] * x for v, x in start.items())
+            if hinted <= (-known if pk.maximize else known):
+                return Preparation(None)  # the hint already reaches the Services' own optima: the stage's known bound
+        wall = seconds_left(deadline) * PACKING_WALL_SHARE
+        result = pack(pk, budget=share * PACKING_SHARE, seed=self.seed, wall=wall, hint=start)
+        spent = result.spent
+        if result.nodes is not None and result.value is not None:
+            spent += self._adopt(name, result.nodes, result.value, deadline)
+        return Preparation(result.bound, spent, result.wall_cut)
+
+    def _adopt(self, name: ObjectiveTerm, nodes: dict[tuple[int, int, int], int], value: int, deadline: float) -> float:
+        """Hint the joint model with the packing's plan if it does at least as well as the current hint (its class
+        counts need max(0, y_c - current_c u_c) Pods created per class) and a full solution completes it; returns
+        the deterministic time used."""
+        jm = self.jm
+        hint = dict(zip(jm.model.proto.solution_hint.vars, jm.model.proto.solution_hint.values, strict=True))
+        trial = jm.model.clone()
+        counts: dict[tuple[int, int], tuple[int, int]] = {}
+        for (p, i, m), k in nodes.items():
+            u, y = counts.get((p, i), (0, 0))
+            counts[p, i] = (u + k, y + m * k)
+        current = 0
+        for p, sm in enumerate(jm.parts):
+            if name == "replicas" and sm.svc.replicas_min != sm.svc.replicas_max:
+                current += hint.get(sm.n_rep.index, 0)
+            if name == "spread":
+                current += (sm.total_nodes + 1) * sum(hint.get(a.index, 0) for a in sm.zone_active.values())
+                current += sum(hint.get(u.index, 0) for u in sm.u)
+            for i, c in enumerate(sm.classes):
+                if name == "moves" and sm.moves is not None:
+                    current += max(0, hint.get(sm.y[i].index, 0) - c.current * hint.get(sm.u[i].index, 0))
+                u, y = counts.get((p, i), (0, 0))
+                trial.add(trial.get_int_var_from_proto_index(sm.u[i].index) == u)
+                trial.add(trial.get_int_var_from_proto_index(sm.y[i].index) == y)
+        if (value < current) if name == "spread" else (value > current):
+            return 0.0
+        moved = [trial.get_int_var_from_proto_index(v.index) for sm in jm.parts for v in sm.moved]
+        if moved:
+            trial.minimize(sum(moved))
+        else:
+            trial.clear_objective()  # type: ignore[no-untyped-call]
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = self.seed
+        solver.parameters.max_deterministic_time = COMPLETION_SECONDS
+        solver.parameters.max_time_in_seconds = max(seconds_left(deadline), 0.001)
+        code = solver.solve(trial)
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            jm.model.clear_hints()  # type: ignore[no-untyped-call]
+            for index in range(len(jm.model.proto.variables)):
+                var = jm.model.get_int_var_from_proto_index(index)
+                jm.model.add_hint(var, int(solver.value(trial.get_int_var_from_proto_index(index))))
+        return float(solver.deterministic_time)
+
+
 def _describe(term: Term, objective: float, bound: float) -> tuple[float, float]:
     if term.term == "balance" and term.note is not None and "ratio" in term.note:
         return objective / RATIO_SCALE, bound / RATIO_SCALE
@@ -241,8 +334,16 @@ def solve_joint(
         hint_joint(jm, hint, min(HINT_DETERMINISTIC_SECONDS, params.time_limit_seconds / 4), deadline)
     terms, bounds = joint_terms(jm, order, weights, optima)
     decision = jm.decision_vars()
+    prepare = PackingPreparation(jm, terms, optima, params.random_seed) if bounds and optima else None
     outcome = solve_stages(
-        jm.model, terms, decision, params, describe=_describe, deadline=deadline, bounds=bounds or None
+        jm.model,
+        terms,
+        decision,
+        params,
+        describe=_describe,
+        deadline=deadline,
+        bounds=bounds or None,
+        prepare=prepare,
     )
     if outcome.values is None:
         status: SolveStatus = "infeasible" if any(s.status == "infeasible" for s in outcome.reports) else "timedOut"

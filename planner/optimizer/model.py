@@ -117,6 +117,8 @@ class ServiceModel:
     ratio_var: Any = None
     zone_active: dict[int, Any] = field(default_factory=dict)
     moves: Any = None
+    moved: list[Any] = field(default_factory=list)
+    """Pods created per class (``moves`` is their sum)."""
     literals: dict[str, Any] = field(default_factory=dict)
     not_evaluated: list[str] = field(default_factory=list)
     n_upper: int = 0
@@ -175,6 +177,7 @@ class ServiceModel:
                 mv = m.new_int_var(0, upper * c.size, f"mv{i}")
                 m.add(mv >= self.y[i] - c.current * self.u[i])
                 moved.append(mv)
+            self.moved = moved
             self.moves = sum(moved)
         return self
 

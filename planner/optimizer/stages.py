@@ -115,6 +115,21 @@ class StageOutcome:
     """Raw objective values of the leading stages, as long as each was proven optimal (lexicographic optima)."""
 
 
+@dataclass
+class Preparation:
+    """What a ``prepare`` call did before a stage: a bound it proved (or None), and the budget it used."""
+
+    bound: int | None
+    spent: float = 0.0
+    wall_cut: bool = False
+
+
+Prepare = Callable[[int, list[int], float, float], Preparation]
+"""Called with (stage position, the earlier stages' values, the stage's budget share, deadline) before a stage while
+every earlier stage sits at its known bound; it may re-hint the model with a better complete solution and return a
+bound for the stage that is valid given exactly what those stages fixed."""
+
+
 def solve_stages(
     model: cp_model.CpModel,
     terms: Sequence[Term],
@@ -124,12 +139,14 @@ def solve_stages(
     describe: Callable[[Term, float, float], tuple[float, float]] | None = None,
     deadline: float | None = None,
     bounds: Sequence[int | None] | None = None,
+    prepare: Prepare | None = None,
 ) -> StageOutcome:
     """Solve ``terms`` in order. ``describe`` maps (term, objective, bound) to the reported unit (e.g. a ratio).
 
     ``deadline`` (``time.perf_counter`` seconds) caps every stage's wall-clock time; by default the request's
     wall-clock limit from now. ``bounds`` holds a known bound per term (a value no solution can beat, e.g. the
     sum of the Services' uncoupled optima); a stage that reaches it is optimal, so the search stops there.
+    ``prepare`` runs before each later stage of such a chain (``Prepare``); its bound is combined with the known one.
     """
     if deadline is None:
         deadline = time.perf_counter() + wall_limit(params)
@@ -137,6 +154,7 @@ def solve_stages(
     wall_cut = False
     chain = bounds is not None
     proven: list[int] = []
+    reached: list[int] = []
     values: dict[int, int] | None = None
     budget_left = params.time_limit_seconds
     branches = conflicts = 0
@@ -155,10 +173,19 @@ def solve_stages(
             if values is None:
                 return StageOutcome(reports, None, branches, conflicts, spent, wall_cut, proven)
             break
-        solver = cp_model.CpSolver()
-        wall = configure(solver, params, share, deadline=deadline)
         # a bound holds only while every earlier stage ended exactly at its own bound (lexicographic chain)
         known = bounds[position] if chain and bounds is not None and position < len(bounds) else None
+        if prepare is not None and chain and term is not None and term.parts is None and values is not None:
+            prep = prepare(position, list(reached), share, deadline)
+            budget_left = max(budget_left - prep.spent, 0.0)
+            spent += prep.spent
+            share = max(share - prep.spent, 0.01)
+            wall_cut = wall_cut or prep.wall_cut
+            if prep.bound is not None:
+                stronger = min if term.maximize else max
+                known = prep.bound if known is None else stronger(known, prep.bound)
+        solver = cp_model.CpSolver()
+        wall = configure(solver, params, share, deadline=deadline)
         if term is not None:
             if term.maximize:
                 model.maximize(term.expr)
@@ -170,7 +197,14 @@ def solve_stages(
         else:
             model.clear_objective()  # type: ignore[no-untyped-call]
         started = time.perf_counter()
+        # the hint is a complete solution of the model so far (the previous stage's, or one a prepare call checked);
+        # when it already reaches the known bound it is optimal, and only needs checking, not a search
+        at_bound = term is not None and known is not None and values is not None and hinted(model, term) == known
+        solver.parameters.fix_variables_to_their_hinted_value = at_bound
         code = solver.solve(model)
+        if at_bound and code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            solver.parameters.fix_variables_to_their_hinted_value = False
+            code = solver.solve(model)
         elapsed = time.perf_counter() - started
         used = solver.deterministic_time if params.deterministic else elapsed
         budget_left = max(budget_left - used, 0.0)
@@ -193,6 +227,7 @@ def solve_stages(
         obj = round(solver.objective_value)
         bound = solver.best_objective_bound
         chain = chain and known is not None and obj == known
+        reached.append(obj)
         if status == "optimal" and term.parts is None and len(proven) == position:
             proven.append(obj)
         if term.parts is not None:
@@ -222,6 +257,15 @@ def solve_stages(
         model.add(term.expr >= obj) if term.maximize else model.add(term.expr <= obj)
         _hint_solution(model, solver)
     return StageOutcome(reports, values, branches, conflicts, spent, wall_cut, proven)
+
+
+def hinted(model: cp_model.CpModel, term: Term) -> int | None:
+    """The value of ``term`` at the model's hint, or None when the hint misses one of its variables."""
+    flat = cp_model.FlatIntExpr(term.expr)
+    hint = dict(zip(model.proto.solution_hint.vars, model.proto.solution_hint.values, strict=True))
+    if any(v.index not in hint for v in flat.vars):
+        return None
+    return int(sum(c * hint[v.index] for v, c in zip(flat.vars, flat.coeffs, strict=True)) + flat.offset)
 
 
 def _hint_solution(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:

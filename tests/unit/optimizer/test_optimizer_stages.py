@@ -1,0 +1,85 @@
+"""Lexicographic stages (``planner/optimizer/stages.py``): known bounds, ``prepare`` calls and hints at the bound."""
+
+from __future__ import annotations
+
+from ortools.sat.python import cp_model
+
+from planner.optimizer.model import Term
+from planner.optimizer.schema import SolverParams
+from planner.optimizer.stages import Preparation, hinted, solve_stages
+
+PARAMS = SolverParams(time_limit_seconds=5.0, num_workers=1, random_seed=3)
+
+
+def _model():
+    # x, y in 0..10 with x + y >= 6: the fewest x is 0, then the fewest y is 6
+    model = cp_model.CpModel()
+    x = model.new_int_var(0, 10, "x")
+    y = model.new_int_var(0, 10, "y")
+    model.add(x + y >= 6)
+    return model, x, y
+
+
+def test_prepare_bound_and_hint_at_it_prove_the_stage():
+    model, x, y = _model()
+    calls = []
+
+    def prepare(position, reached, share, deadline):
+        calls.append((position, reached))
+        assert share > 0
+        # a complete solution of the model so far (x = 0 fixed by the first stage) at the bound it proves: y = 6
+        model.clear_hints()
+        model.add_hint(x, 0)
+        model.add_hint(y, 6)
+        return Preparation(6, spent=0.01)
+
+    terms = [Term("replicas", x, maximize=False), Term("moves", y, maximize=False)]
+    # known bounds: 0 for x (reached), and a weaker 0 for y that the prepare call raises to 6
+    outcome = solve_stages(model, terms, [x, y], PARAMS, bounds=[0, 0], prepare=prepare)
+    assert calls == [(1, [0])]  # only before the second stage, with the first stage's value
+    assert [(r.status, r.objective, r.bound) for r in outcome.reports] == [("optimal", 0.0, 0.0), ("optimal", 6.0, 6.0)]
+    assert outcome.values == {0: 0, 1: 6}
+    assert outcome.spent >= 0.01
+
+
+def test_hint_at_the_bound_that_breaks_a_constraint_is_searched_past():
+    model, x, y = _model()
+
+    def prepare(position, reached, share, deadline):
+        del position, reached, share, deadline
+        # y = 6 reaches the bound but x = 1 breaks the first stage's optimum (x <= 0): the check fails and the
+        # stage searches as usual, still ending at x = 0, y = 6
+        model.clear_hints()
+        model.add_hint(x, 1)
+        model.add_hint(y, 6)
+        return Preparation(6)
+
+    terms = [Term("replicas", x, maximize=False), Term("moves", y, maximize=False)]
+    outcome = solve_stages(model, terms, [x, y], PARAMS, bounds=[0, 0], prepare=prepare)
+    assert [(r.status, r.objective) for r in outcome.reports] == [("optimal", 0.0), ("optimal", 6.0)]
+    assert outcome.values == {0: 0, 1: 6}
+
+
+def test_no_prepare_call_once_a_stage_misses_its_known_bound():
+    model, x, y = _model()
+    calls = []
+
+    def prepare(position, reached, share, deadline):
+        calls.append(position)
+        return Preparation(None)
+
+    # a known bound of -1 for x is not reached (x = 0 is optimal), so the chain stops and y is solved on its own
+    terms = [Term("replicas", x, maximize=False), Term("moves", y, maximize=False)]
+    outcome = solve_stages(model, terms, [x, y], PARAMS, bounds=[-1, 0], prepare=prepare)
+    assert calls == []
+    assert outcome.values == {0: 0, 1: 6}
+
+
+def test_hinted_value_of_a_term():
+    model, x, y = _model()
+    term = Term("moves", 2 * x + y + 1, maximize=False)
+    assert hinted(model, term) is None  # no hint yet
+    model.add_hint(x, 2)
+    assert hinted(model, term) is None  # y missing
+    model.add_hint(y, 5)
+    assert hinted(model, term) == 2 * 2 + 5 + 1
