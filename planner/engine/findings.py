@@ -41,19 +41,22 @@ EPS = 1e-9
 def even_counts(inflow: FloatArray, current_total: int, limit: int = 64) -> IntArray:
     """Pods per node proportional to ``inflow`` (so every Pod gets the same share), with at least
     ``current_total`` Pods in all, using the smallest such multiple."""
-    positive = inflow > EPS
-    if not positive.any():
-        return np.zeros(inflow.shape, dtype=np.int64)
-    base = np.where(positive, inflow / inflow[positive].min(), 0.0)
+    counts: IntArray = np.zeros(inflow.shape, dtype=np.int64)
+    receiving = np.flatnonzero(inflow > EPS)
+    if receiving.shape[0] == 0:
+        return counts
+    shares = inflow[receiving]
+    base = shares / shares.min()
     for multiple in range(1, limit + 1):
         scaled = base * multiple
         rounded = np.round(scaled)
-        if np.allclose(scaled, rounded, atol=1e-6) and rounded.sum() >= current_total:
-            counts: IntArray = rounded.astype(np.int64)
+        # np.allclose(scaled, rounded, atol=1e-6) with its default rtol, on the receiving nodes only
+        if (np.abs(scaled - rounded) <= 1e-6 + 1e-5 * np.abs(rounded)).all() and rounded.sum() >= current_total:
+            counts[receiving] = rounded
             return counts
     factor = max(1, math.ceil(current_total / base.sum()))
-    fallback: IntArray = np.maximum(np.round(base * factor), positive).astype(np.int64)
-    return fallback
+    counts[receiving] = np.maximum(np.round(base * factor), 1)
+    return counts
 
 
 def same_count_spread(inp: EngineInput, lb: LoadBalancer) -> dict[str, int] | None:
@@ -114,7 +117,10 @@ def findings_for(inp: EngineInput, results: list[PolicyResult], *, rates_given: 
     ):
         inflow = entry_shares(lb, "Local", inp.ready, inp.node_up, inp.zone, leader=leader_index(inp, lb))
         counts = even_counts(np.where(inp.ready > 0, inflow, 0.0), int(inp.ready.sum()))
-        proportional = {inp.node_names[i]: int(counts[i]) for i in np.flatnonzero(counts)}
+        placed = np.flatnonzero(counts)
+        proportional = {
+            inp.node_names[i]: count for i, count in zip(placed.tolist(), counts[placed].tolist(), strict=True)
+        }
         same_count = same_count_spread(inp, lb)
         replicas = same_count or proportional
         even_text = (
