@@ -41,8 +41,12 @@ JOBS_QUEUE = "jobs"
 
 
 async def probe(_db: Database, job: Job) -> dict[str, Any]:
-    """The ``probe`` job: sleep, then say which process ran it."""
-    seconds = min(max(float(job.request.get("seconds", 0)), 0.0), PROBE_MAX_SECONDS)
+    """The ``probe`` job: sleep ``seconds`` (``retrySeconds`` on a retried attempt, when given), then say which
+    process ran it."""
+    wanted = job.request.get("seconds", 0)
+    if job.attempts > 1 and "retrySeconds" in job.request:
+        wanted = job.request["retrySeconds"]
+    seconds = min(max(float(wanted), 0.0), PROBE_MAX_SECONDS)
     await asyncio.sleep(seconds)
     return {"pid": os.getpid(), "host": socket.gethostname(), "slept": seconds}
 

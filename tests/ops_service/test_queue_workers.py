@@ -22,7 +22,10 @@ from tests.conftest import in_thread
 from tests.ops_service.queue_helpers import env_for, plain_url, start, stop, wait_for
 
 JOBS = 40
-LONG_SECONDS = 6.0
+LONG_SECONDS = 60.0
+"""The first attempt of the long job outlasts anything the test waits for (it is killed), so a slow start of the
+second worker cannot let it finish on its own; the retried attempt takes RETRY_SECONDS."""
+RETRY_SECONDS = 1.0
 SHORT_SECONDS = 0.05
 WORKER_ARGS = ["worker", "--heartbeat", "0.5", "--stalled-after", "2"]
 
@@ -36,12 +39,13 @@ def _status(url: str, uid: str) -> str:
     return _fetch(url, "SELECT status FROM jobs WHERE uid = %s", uid)[0][0]
 
 
-async def _defer(url: str, db: Database, seconds: list[float]) -> list[str]:
+async def _defer(url: str, db: Database, seconds: list[float], retry_seconds: float | None = None) -> list[str]:
     app = create_queue_app(url, min_size=1, max_size=2)
     uids = []
     async with app.open_async():
         for wait in seconds:
-            job = await enqueue_job(db, kind=PROBE, request={"seconds": wait})
+            request = {"seconds": wait} if retry_seconds is None else {"seconds": wait, "retrySeconds": retry_seconds}
+            job = await enqueue_job(db, kind=PROBE, request=request)
             await app.configure_task(RUN_JOB_TASK, queue=JOBS_QUEUE).defer_async(job_uid=job.uid)
             uids.append(job.uid)
     return uids
@@ -55,7 +59,7 @@ async def test_two_workers_run_every_job_once_and_recover_a_killed_one(postgres_
     second = None
     try:
         # the first worker takes the long job and is killed while running it
-        [long_uid] = await _defer(url, db, [LONG_SECONDS])
+        [long_uid] = await _defer(url, db, [LONG_SECONDS], RETRY_SECONDS)
         await asyncio.to_thread(wait_for, lambda: _status(url, long_uid) == "running", 30, "the long job to start")
         second = start([*WORKER_ARGS, "--name", "second"], env_for(url), tmp_path / "second.log")
         short = await _defer(url, db, [SHORT_SECONDS] * (JOBS - 1))
@@ -83,6 +87,7 @@ async def test_two_workers_run_every_job_once_and_recover_a_killed_one(postgres_
         assert long_job.attempts == 2  # the killed attempt, then the retried one
         assert long_job.result is not None
         assert long_job.result["pid"] == second.pid  # finished by the surviving worker
+        assert long_job.result["slept"] == RETRY_SECONDS  # the retried attempt
         assert all(job.attempts == 1 for job in jobs[1:])
 
         queue_jobs = _fetch(url, "SELECT id, args->>'job_uid', status::text FROM procrastinate.procrastinate_jobs")
