@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from planner.engine.classes import _first_occurrence_classes, node_classes
+from planner.engine.evaluate import _per_node
 
 
 @given(st.lists(st.tuples(st.integers(0, 12), st.booleans()), max_size=60))
@@ -49,3 +50,12 @@ def test_nodes_with_pods_stand_alone_and_empty_nodes_group_by_zone_and_health() 
     assert classes.first.tolist() == [0, 1, 3, 4, 5]
     assert classes.count.tolist() == [1, 2, 1, 1, 1]
     assert classes.cpu_milli.tolist() == [4000, 8000, 4000, 4000, 4000]
+
+
+def test_class_values_spread_to_every_node_in_node_order() -> None:
+    # 3 classes, 5 nodes (classes 0, 1, 1, 2, 1): a varying row is gathered per node, a row with one value for
+    # every class is that value repeated; the order of the rows is kept.
+    columns = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [0.5, 0.25, 0.5]])
+    table = _per_node(columns, np.array([0, 1, 1, 2, 1], dtype=np.int64))
+    assert table == [[1.0, 2.0, 2.0, 3.0, 2.0], [0.0] * 5, [0.5, 0.25, 0.25, 0.5, 0.25]]
+    assert _per_node(np.zeros((2, 0)), np.zeros(0, dtype=np.int64)) == [[], []]
