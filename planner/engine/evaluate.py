@@ -183,7 +183,32 @@ class _FlowBatch:
         return self._stats
 
 
-class _Path(msgspec.Struct, frozen=True, kw_only=True):
+class _BatchRow(msgspec.Struct, frozen=True, kw_only=True):
+    """Row ``index`` of a batch of flows, with its totals (connections per second)."""
+
+    batch: _FlowBatch
+    index: int
+    served: float
+    forwarded: float
+
+    @property
+    def flow(self) -> Flow:
+        return self.batch.flows.row(self.index)
+
+    @property
+    def groups(self) -> PodGroups:
+        return self.batch.groups.row(self.index)
+
+    @property
+    def stats(self) -> PodLoadStats:
+        return self.batch.stats.row(self.index)
+
+    @property
+    def extra_hop_fraction(self) -> float:
+        return extra_hop_fraction(self.forwarded, self.served)
+
+
+class _Path(_BatchRow, frozen=True, kw_only=True):
     """One traffic path (external or internal) of one policy, in connections per second."""
 
     state: _State
@@ -191,60 +216,19 @@ class _Path(msgspec.Struct, frozen=True, kw_only=True):
     requests_per_connection: float
     key: tuple[object, ...]
     """Cache key of this path (its summary is computed once per path)."""
-    batch: _FlowBatch
-    index: int
-    """Row of this path in ``batch``."""
-    served: float
-    forwarded: float
-
-    @property
-    def flow(self) -> Flow:
-        return self.batch.flows.row(self.index)
-
-    @property
-    def groups(self) -> PodGroups:
-        return self.batch.groups.row(self.index)
-
-    @property
-    def stats(self) -> PodLoadStats:
-        return self.batch.stats.row(self.index)
 
     @property
     def unit_flow(self) -> Flow:
         assert self.batch.unit is not None  # paths are batched with their unit flows
         return self.batch.unit.row(self.index)
 
-    @property
-    def extra_hop_fraction(self) -> float:
-        return extra_hop_fraction(self.forwarded, self.served)
 
-
-class _Computed(msgspec.Struct, frozen=True, kw_only=True):
+class _Computed(_BatchRow, frozen=True, kw_only=True):
     """One policy's combined flow (row ``index`` of ``batch``), with the paths it combines."""
 
-    batch: _FlowBatch
-    index: int
     offered: float
-    served: float
-    forwarded: float
     external: _Path | None = None
     internal: _Path | None = None
-
-    @property
-    def flow(self) -> Flow:
-        return self.batch.flows.row(self.index)
-
-    @property
-    def groups(self) -> PodGroups:
-        return self.batch.groups.row(self.index)
-
-    @property
-    def stats(self) -> PodLoadStats:
-        return self.batch.stats.row(self.index)
-
-    @property
-    def extra_hop_fraction(self) -> float:
-        return extra_hop_fraction(self.forwarded, self.served)
 
 
 ComputeKey = tuple[object, TrafficPolicy | None, Topology, TrafficPolicy | None, Topology]

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "engine_matrix.py"
+from tests.bench_scripts import bench_script
 
 
 def test_bench_script_runs_on_a_tiny_cluster() -> None:
-    spec = importlib.util.spec_from_file_location("engine_matrix", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = bench_script("engine_matrix")
     policies, _ = module._evaluate_range((0, 4, 30, 12))
     # kinds 0, 1, 3 are externally accessible (32 policies on 1.35); kind 2 is ClusterIP (2 x 2 x 4 = 16).
     assert policies == 32 + 32 + 16 + 32

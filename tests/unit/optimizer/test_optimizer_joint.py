@@ -20,6 +20,7 @@ from planner.optimizer.baselines import run_shared_baselines
 from planner.optimizer.instance import build_instance
 from planner.optimizer.quality import score
 from planner.optimizer.validation import violations
+from tests.bench_scripts import bench_script
 
 
 def test_joint_model_beats_the_sequential_re_solve():
@@ -164,16 +165,7 @@ def test_joint_matches_brute_force_and_never_loses_to_a_baseline(req):
 
 
 def _bench():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[3] / "bench" / "optimizer_bench.py"
-    spec = importlib.util.spec_from_file_location("optimizer_bench_joint", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("optimizer_bench")
 
 
 def test_timed_out_joint_solve_repeats_exactly_and_never_loses_to_a_baseline():

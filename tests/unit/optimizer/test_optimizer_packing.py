@@ -23,6 +23,7 @@ from planner.optimizer.model import RATIO_SCALE
 from planner.optimizer.packing import CANONICAL, build_packing, pack
 from planner.optimizer.quality import score
 from planner.optimizer.validation import violations
+from tests.bench_scripts import bench_script
 
 EVEN = RATIO_SCALE
 """A ratio of exactly 1.0, scaled as in the model."""
@@ -34,16 +35,7 @@ def _order(jm):
 
 
 def _bench():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[3] / "bench" / "optimizer_bench.py"
-    spec = importlib.util.spec_from_file_location("optimizer_bench_packing", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_script("optimizer_bench")
 
 
 def _joint(req):
@@ -255,28 +247,21 @@ def test_packing_bounds_never_beat_brute_force_and_its_plans_reach_it(req):
         return  # both cannot be even together: the balance stages miss their bound and the packing never runs
     replicas, moves, spread = best[0], best[1], -best[2]
     stages = [("balance", EVEN), ("balance", 2 * EVEN)]
-    if any(ranged):
-        pk = build_packing(jm.parts, binding, optima, stages, "replicas", order=_order(jm))
+    # replicas and moves are minimised (the bound is at most the optimum), spread maximised (at least it)
+    for term, optimum, present in (
+        ("replicas", replicas, any(ranged)),
+        ("moves", moves, any(running)),
+        ("spread", spread, True),
+    ):
+        if not present:
+            continue
+        pk = build_packing(jm.parts, binding, optima, stages, term, order=_order(jm))
         assert pk is not None
         result = pack(pk, budget=5.0, seed=1, wall=60.0)
         assert result.bound is not None
-        assert result.bound <= replicas
-        assert result.value == replicas
-        stages.append(("replicas", replicas))
-    if any(running):
-        pk = build_packing(jm.parts, binding, optima, stages, "moves", order=_order(jm))
-        assert pk is not None
-        result = pack(pk, budget=5.0, seed=1, wall=60.0)
-        assert result.bound is not None
-        assert result.bound <= moves
-        assert result.value == moves
-        stages.append(("moves", moves))
-    pk = build_packing(jm.parts, binding, optima, stages, "spread", order=_order(jm))
-    assert pk is not None
-    result = pack(pk, budget=5.0, seed=1, wall=60.0)
-    assert result.bound is not None
-    assert result.bound >= spread
-    assert result.value == spread
+        assert result.bound >= optimum if term == "spread" else result.bound <= optimum
+        assert result.value == optimum
+        stages.append((term, optimum))
 
 
 def test_capacity_pressure_is_proven_within_a_small_budget_and_repeats_exactly():

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from planner.engine.placement_score import score_local_placement
 from planner.optimizer import recommend
+from tests.bench_scripts import bench_script
 
 
 def _score(pods, zones, **kw):
@@ -55,12 +53,7 @@ def test_cluster_policy_is_uniform_and_ip_targets_per_zone():
 
 
 def test_bench_builder_smoke():
-    path = Path(__file__).resolve().parents[3] / "bench" / "optimizer_bench.py"
-    spec = importlib.util.spec_from_file_location("optimizer_bench", path)
-    assert spec is not None
-    assert spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = bench_script("optimizer_bench")
     req = bench.build(9, 2, (3, 5), pressure=True, node_loss=True, time_limit=1.0)
     summary = bench.summarize(recommend(req))
     assert summary["status"] in ("optimal", "feasible")
