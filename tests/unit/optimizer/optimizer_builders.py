@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from hypothesis import strategies as st
 
 from planner.optimizer.schema import RecommendRequest
 
@@ -92,3 +93,11 @@ def request(cluster_doc: dict, goals: list[dict], **extra: Any) -> RecommendRequ
 
 def equal_nodes(count: int, zones: tuple[str, ...] = ("a",), **kw: Any) -> list[dict]:
     return [node(f"n{i}", zones[i % len(zones)], **kw) for i in range(count)]
+
+
+def drawn_nodes(draw, counts: tuple[int, int], cpus: tuple[int, int]) -> list[dict]:
+    """Hypothesis: between ``counts`` nodes in zones a and b, each with a whole number of cpu in ``cpus``."""
+    count = draw(st.integers(*counts))
+    cpu = draw(st.lists(st.integers(*cpus), min_size=count, max_size=count))
+    zones = draw(st.lists(st.sampled_from("ab"), min_size=count, max_size=count))
+    return [node(f"n{i}", zones[i], cpu=str(cpu[i])) for i in range(count)]

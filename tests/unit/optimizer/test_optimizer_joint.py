@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from optimizer_builders import cluster, equal_nodes, node, plan, request
+from optimizer_builders import cluster, drawn_nodes, equal_nodes, node, plan, request
 
 from planner.optimizer import recommend
 from planner.optimizer.baselines import run_shared_baselines
@@ -94,10 +94,7 @@ def test_fixed_service_elsewhere_keeps_the_certificate_and_one_beside_does_not()
 
 @st.composite
 def two_services(draw):
-    count = draw(st.integers(2, 3))
-    cpus = draw(st.lists(st.integers(1, 3), min_size=count, max_size=count))
-    zones = draw(st.lists(st.sampled_from("ab"), min_size=count, max_size=count))
-    nodes = [node(f"n{i}", zones[i], cpu=str(cpus[i])) for i in range(count)]
+    nodes = drawn_nodes(draw, (2, 3), (1, 3))
     cross = draw(st.booleans())
     goals = []
     for name in ("web", "api"):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from optimizer_builders import cluster, equal_nodes, node, plan, request
+from optimizer_builders import cluster, drawn_nodes, equal_nodes, node, plan, request
 
 from planner.optimizer import recommend
 from planner.optimizer.instance import build_instance
@@ -170,10 +170,8 @@ def test_packing_applies_only_where_the_earlier_stages_force_equal_pods_per_node
 
 @st.composite
 def even_pairs(draw):
-    count = draw(st.integers(3, 4))
-    cpus = draw(st.lists(st.integers(1, 4), min_size=count, max_size=count))
-    zones = draw(st.lists(st.sampled_from("ab"), min_size=count, max_size=count))
-    nodes = [node(f"n{i}", zones[i], cpu=str(cpus[i])) for i in range(count)]
+    nodes = drawn_nodes(draw, (3, 4), (1, 4))
+    count = len(nodes)
     goals = []
     for name in ("web", "api"):
         low = draw(st.integers(1, 4))
