@@ -33,48 +33,58 @@ Sampling (deterministic for a given seed, numpy ``Generator``):
   one by one, and equal heavy atoms of one decision point as one multinomial.
 - The light part's randomness is one bank of standard normals per evaluation, shared by every routing's estimate
   (common random numbers: two policies are compared on the same draws, and an estimate with fewer samples uses
-  the first rows of the bank); gamma variables of shape 3 and more are its Wilson-Hilferty cubes, smaller shapes
-  and the heavy atoms draw from a second generator seeded with ``(seed, 1)``.
+  the first rows of the bank; the bank depends only on the seed and the Pod count, and is kept across evaluations);
+  gamma variables of shape 3 and more are its Wilson-Hilferty cubes, smaller shapes and the heavy atoms draw from a
+  second generator seeded with ``(seed, 1)``.
+
+The keys and their totals are in :mod:`planner.engine.affinity_keys`, the bank and the light part's samples in
+:mod:`planner.engine.affinity_sampling`; this module routes them (per-node candidate rows, or a client-sticky
+routing's mixture read off its flow) and summarises the samples.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import Generic, Literal, NamedTuple, TypeVar
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
 
-from planner.domain.traffic import ClientPopulation, HeavyHitterClients, ZipfClients
+from planner.domain.traffic import ClientPopulation
+from planner.engine.affinity_keys import (
+    ClientKeys,
+    KeySource,
+    StickyTotals,
+    keys_for,
+    live_probability,
+    pinned_share,
+    sticky_rate,
+    sticky_totals,
+)
+from planner.engine.affinity_sampling import (
+    LightParams,
+    Randomness,
+    light_load,
+    light_params,
+    node_sums,
+    normal_bank,
+    p99,
+)
 from planner.engine.flow import Flow
 from planner.engine.metrics import BoolArray, FloatArray, IntArray, hottest_pod_ratio
 from planner.engine.routing import MODE_ALL, MODE_DROP, MODE_LOCAL, MODE_ZONE, CandidateRouting
 
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
 AFFINITY_SCOPE = "per node and per service port"
 RECENT_LIST_LIMIT = 100
 """``ip_list_tot``: default entries per ``xt_recent`` list (linux net/netfilter/xt_recent.c)."""
-EXPLICIT_KEY_CAP = 2000
-"""Keys materialised one by one; the rest of the population is kept as totals."""
 LIGHT_FRACTION = 0.25
 """Atoms below this fraction of the mean Pod load are summed per Pod as a normal variable (several of them share
 a Pod on average, so the sum is close to normal; heavier atoms are drawn one by one)."""
-_GAMMA_SHAPE_LIMIT = 1e4
-"""Above this gamma shape the skew is below 2 %, and a normal variable is used."""
-_CUBE_SHAPE_MIN = 3.0
-"""From this gamma shape up, the Wilson-Hilferty cube of a normal stands for the gamma variable."""
 _MAX_ATOMS = 400_000
 """Upper bound on key x node atoms built for a non-sticky entry (heaviest keys kept, the rest joins the totals)."""
 
 _DENSE_ROW_LIMIT = 1_000_000
 """Largest rows x nodes table built densely to look up a node's own probability (else sort and search)."""
-
-KeySource = Literal["clients", "nat", "proxy"]
 
 
 class AffinitySkew(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -126,129 +136,11 @@ class AffinitySkew(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     recent_list_exceeded: bool
 
 
-class _Keys(msgspec.Struct, frozen=True):
-    """Key weights: the explicit ones (largest first) and totals for the rest."""
-
-    explicit: FloatArray
-    rest_count: int
-    rest_mass: float
-    rest_sumsq: float
-    rest_sumcube: float
-    total: int
-    source: KeySource
-
-
-def _power_tail(start: int, stop: int, exponent: float) -> float:
-    """``sum(i ** -exponent for i in range(start, stop + 1))`` by Euler-Maclaurin (start >= 2000: error < 1e-12)."""
-    if stop < start:
-        return 0.0
-    a, b = float(start), float(stop)
-    if abs(exponent - 1.0) < 1e-12:
-        integral = math.log(b / a)
-    else:
-        integral = (b ** (1.0 - exponent) - a ** (1.0 - exponent)) / (1.0 - exponent)
-    ends = (a**-exponent + b**-exponent) / 2.0
-    slope = exponent / 12.0 * (a ** (-exponent - 1.0) - b ** (-exponent - 1.0))
-    return float(integral + ends + slope)
-
-
-def _client_weights(clients: ClientPopulation, cap: int) -> _Keys:
-    count = clients.count
-    dist = clients.distribution
-    head = min(count, cap)
-    if isinstance(dist, ZipfClients):
-        s = dist.exponent
-        ranks = np.arange(1, head + 1, dtype=np.float64)
-        top = ranks**-s
-        tail = _power_tail(head + 1, count, s)
-        tail_sq = _power_tail(head + 1, count, 2.0 * s)
-        norm = float(top.sum()) + tail
-        tail_cube = _power_tail(head + 1, count, 3.0 * s)
-        return _Keys(top / norm, count - head, tail / norm, tail_sq / norm**2, tail_cube / norm**3, count, "clients")
-    if isinstance(dist, HeavyHitterClients):
-        shares = np.array(dist.shares[:count], dtype=np.float64)
-        rest_clients = count - shares.shape[0]
-        rest_mass = max(0.0, 1.0 - float(shares.sum()))
-        if rest_clients == 0 or rest_mass == 0.0:
-            shares = shares / shares.sum() if rest_clients == 0 and shares.sum() > 0 else shares
-            rest_mass = 0.0
-        each = rest_mass / rest_clients if rest_clients else 0.0
-        shown = min(rest_clients, max(cap - shares.shape[0], 0))
-        explicit = np.concatenate([shares, np.full(shown, each)])
-        hidden = rest_clients - shown
-        return _Keys(explicit, hidden, each * hidden, each**2 * hidden, each**3 * hidden, count, "clients")
-    each = 1.0 / count
-    hidden = count - head
-    return _Keys(np.full(head, each), hidden, each * hidden, each**2 * hidden, each**3 * hidden, count, "clients")
-
-
-def _collapse(keys: _Keys, addresses: int, source: KeySource) -> _Keys:
-    """Fold keys of rank ``i`` onto address ``i mod addresses``; the rest's share is spread evenly over them."""
-    if addresses >= keys.total:
-        return keys
-    shown = keys.explicit.shape[0]
-    spread = keys.rest_mass / addresses
-    if addresses <= EXPLICIT_KEY_CAP:
-        folded = np.bincount(np.arange(shown) % addresses, weights=keys.explicit, minlength=addresses) + spread
-        return _Keys(np.sort(folded)[::-1], 0, 0.0, 0.0, 0.0, addresses, source)
-    hidden = addresses - shown
-    return _Keys(
-        keys.explicit + spread, hidden, spread * hidden, spread**2 * hidden, spread**3 * hidden, addresses, source
-    )
-
-
-def _proxy_keys(addresses: int) -> _Keys:
-    shown = min(addresses, EXPLICIT_KEY_CAP)
-    each = 1.0 / addresses
-    hidden = addresses - shown
-    return _Keys(np.full(shown, each), hidden, each * hidden, each**2 * hidden, each**3 * hidden, addresses, "proxy")
-
-
-class _StickyTotals(msgspec.Struct, frozen=True):
-    """What the keys contribute under a client-sticky entry (one decision per key), independent of the routing."""
-
-    fresh: float
-    light_mass: float
-    light_sq: float
-    light_cube: float
-    atom_pin: FloatArray
-    pinned: float
-    live_keys: float
-
-
-def _source_keys(clients: ClientPopulation, *, lb_proxying: bool, lb_addresses: int) -> _Keys:
-    if lb_proxying:
-        return _proxy_keys(max(lb_addresses, 1))
-    keys = _client_weights(clients, EXPLICIT_KEY_CAP)
-    if clients.nat_addresses is not None:
-        keys = _collapse(keys, clients.nat_addresses, "nat")
-    return keys
-
-
-def _sticky_totals(keys: _Keys, rate: float, light_limit: float) -> _StickyTotals:
-    w = keys.explicit
-    rest_mean = keys.rest_mass / keys.rest_count if keys.rest_count else 0.0
-    pin = _pinned(w, w, rate)
-    rest_pin = float(_pinned(np.array([keys.rest_mass]), np.array([rest_mean]), rate)[0])
-    fraction_pinned_rest = rest_pin / keys.rest_mass if keys.rest_mass > 0 else 0.0
-    heavy = pin >= light_limit
-    light = pin[~heavy]
-    return _StickyTotals(
-        fresh=float((w - pin).sum()) + (keys.rest_mass - rest_pin),
-        light_mass=rest_pin + float(light.sum()),
-        light_sq=keys.rest_sumsq * fraction_pinned_rest**2 + float((light**2).sum()),
-        light_cube=keys.rest_sumcube * fraction_pinned_rest**3 + float((light**3).sum()),
-        atom_pin=pin[heavy],
-        pinned=float(pin.sum()) + rest_pin,
-        live_keys=float(_live(w, rate).sum()) + keys.rest_count * float(_live(np.array([rest_mean]), rate)[0]),
-    )
-
-
 class AffinityMemo:
     """What the estimates of one evaluation share (:func:`affinity_skew`'s ``memo``)."""
 
     def __init__(self) -> None:
-        self.keys: dict[object, tuple[_Keys, dict[float, _StickyTotals]]] = {}
+        self.keys: dict[object, tuple[ClientKeys, dict[float, StickyTotals]]] = {}
         """Client keys per population, proxy setting and timeout, with their sticky totals per light-atom limit."""
         self.normals: dict[tuple[int, int], FloatArray] = {}
         """The bank of standard normal draws per seed and number of Pod columns."""
@@ -339,20 +231,6 @@ def _with_row(rows: _Rows, group: IntArray, prob: FloatArray) -> _Rows:
     )
 
 
-def _pinned(weight: FloatArray, traffic: FloatArray, rate: float) -> FloatArray:
-    """Share of ``weight`` that finds its pin: ``1 - exp(-timeout * rate * traffic)`` (``rate`` already x timeout)."""
-    if math.isinf(rate):
-        return weight.copy()
-    return weight * -np.expm1(-rate * traffic)
-
-
-def _live(traffic: FloatArray, rate: float) -> FloatArray:
-    """Probability a key opened a connection within the timeout (Poisson): ``1 - exp(-timeout * rate)``."""
-    if math.isinf(rate):
-        return (traffic > 0).astype(np.float64)
-    return -np.expm1(-rate * traffic)
-
-
 def _own_node_probability(rows: _Rows, entry_row: IntArray, nodes: int) -> FloatArray:
     """Per node, the probability that an unpinned connection entering it lands on its own Pods."""
     stay = np.zeros(nodes)
@@ -374,25 +252,6 @@ def _own_node_probability(rows: _Rows, entry_row: IntArray, nodes: int) -> Float
     hit = sorted_key[pos] == wanted
     stay[routed[hit]] = rows.prob[order[pos[hit]]]
     return stay
-
-
-def _node_sums(values: FloatArray, first: IntArray, pods: IntArray) -> FloatArray:
-    """Per sample, the sum of each node's Pod columns (``np.add.reduceat`` along axis 1, added in the same order).
-
-    Nodes usually hold one or a few Pods, so adding the j-th Pod column of every node that has one is much
-    cheaper than a strided reduceat.
-    """
-    most = int(pods.max(initial=0))
-    if most == 1 and first.shape[0] == values.shape[1]:
-        return values  # one Pod per node, every column a node of its own
-    if most > 8:
-        out: FloatArray = np.add.reduceat(values, first, axis=1)
-        return out
-    sums: FloatArray = values[:, first]
-    for j in range(1, most):
-        has = np.flatnonzero(pods > j)
-        sums[:, has] += values[:, first[has] + j]
-    return sums
 
 
 def _row_columns(rows: _Rows, row: int, k: IntArray, first: IntArray) -> tuple[IntArray, FloatArray]:
@@ -454,189 +313,10 @@ def _draw(
     return out
 
 
-class _Lru(Generic[_K, _V]):
-    """A thread-safe least-recently-used cache within a budget (each value costs ``cost(value)``)."""
-
-    def __init__(self, budget: int, cost: Callable[[_V], int]) -> None:
-        self.budget = budget
-        self._cost = cost
-        self._items: OrderedDict[_K, _V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: _K) -> _V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: _K, value: _V) -> None:
-        if self._cost(value) > self.budget:
-            return
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while sum(self._cost(v) for v in self._items.values()) > self.budget:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-BANK_CACHE_BYTES = 32 * 1024 * 1024
-NORMAL_BANKS: _Lru[tuple[int, int], FloatArray] = _Lru(BANK_CACHE_BYTES, lambda bank: int(bank.nbytes))
-"""Normal banks kept across evaluations, per seed and width (read-only arrays).
-
-A bank depends only on its seed and width (and is a prefix of any longer bank of both), so evaluations with the
-same seed and Pod count (the default seed 0, a Service evaluated again, its scenarios) reuse it instead of drawing
-it again."""
-CLIENT_KEYS: _Lru[object, tuple[_Keys, dict[float, _StickyTotals]]] = _Lru(64, lambda _: 1)
-"""Client keys (and their sticky totals per light-atom limit) kept across evaluations, per population, proxy
-setting and timeout: they depend on nothing else."""
-
-
-def _bank(cache: _Lru[tuple[int, int], FloatArray], seed: int, samples: int, width: int) -> FloatArray:
-    """At least ``samples`` rows of the bank of ``seed`` and ``width`` (from ``cache``, or drawn and kept)."""
-    bank = cache.get((seed, width))
-    if bank is None or bank.shape[0] < samples:
-        bank = np.random.default_rng(seed).standard_normal((samples, width))
-        bank.flags.writeable = False
-        cache.put((seed, width), bank)
-    return bank
-
-
-def _normal_bank(memo: AffinityMemo | None, seed: int, samples: int, width: int) -> FloatArray:
-    """Standard normal draws, ``samples x width``, shared by every estimate of one evaluation (common random numbers).
-
-    Drawn row by row from ``default_rng(seed)``, so the first ``n`` rows of a larger bank are the bank of ``n``
-    samples: an estimate with fewer samples sees exactly the draws it would have drawn alone. Banks are kept
-    across evaluations (:data:`NORMAL_BANKS`).
-    """
-    bank = memo.normals.get((seed, width)) if memo is not None else None
-    if bank is None or bank.shape[0] < samples:
-        bank = _bank(NORMAL_BANKS, seed, samples, width)
-        if memo is not None:
-            memo.normals[seed, width] = bank
-    rows: FloatArray = bank[:samples]
-    return rows
-
-
-class _Randomness:
-    """The random inputs of one estimate: the shared normal bank, and a generator made only when needed."""
-
-    def __init__(self, normals: FloatArray, seed: int) -> None:
-        self.normals = normals
-        self.seed = seed
-        self._rng: np.random.Generator | None = None
-
-    @property
-    def rng(self) -> np.random.Generator:
-        """Independent of the normal bank's stream (seeded with ``(seed, 1)``)."""
-        if self._rng is None:
-            self._rng = np.random.default_rng((self.seed, 1))
-        return self._rng
-
-
-class _LightParams(NamedTuple):
-    """Per Pod column (last axis; leading axes are estimates): the light part's moments and how it is drawn."""
-
-    mean: FloatArray
-    var: FloatArray
-    shape: FloatArray
-    """Gamma shape matching the moments (0 where the skew is not positive)."""
-    skewed: BoolArray
-    """Drawn as a shifted gamma (else as a normal variable)."""
-    cube: BoolArray
-    """The gamma drawn as a Wilson-Hilferty cube of the shared normals."""
-    scale: FloatArray
-    """Gamma scale (valid where ``cube``)."""
-    a: FloatArray
-    """``1 - 1/(9k)`` (valid where ``cube``)."""
-    b: FloatArray
-    """``1 / (3 sqrt(k))`` (valid where ``cube``)."""
-
-
-def _light_params(mean: FloatArray, var: FloatArray, third: FloatArray, pods: IntArray) -> _LightParams:
-    """Per-node moments (last axis) spread to the nodes' Pod columns, with each column's way of drawing."""
-    mean_p = np.repeat(mean, pods, axis=-1)
-    var_p = np.repeat(var, pods, axis=-1)
-    third_p = np.repeat(third, pods, axis=-1)
-    skewed = (third_p > 0) & (var_p > 0)
-    shape = np.zeros_like(var_p)
-    shape[skewed] = 4.0 * var_p[skewed] ** 3 / third_p[skewed] ** 2
-    skewed &= shape < _GAMMA_SHAPE_LIMIT
-    cube = skewed & (shape >= _CUBE_SHAPE_MIN)
-    with np.errstate(divide="ignore", invalid="ignore"):  # only the ``cube`` columns are read
-        scale = third_p / (2.0 * var_p)
-        a = 1.0 - 1.0 / (9.0 * shape)
-        b = 1.0 / (3.0 * np.sqrt(shape))
-    return _LightParams(mean_p, var_p, shape, skewed, cube, scale, a, b)
-
-
-def _light_load(rand: _Randomness, params: _LightParams, out: FloatArray) -> FloatArray:
-    """Per-Pod sum of many light atoms into ``out`` (samples x Pods): a shifted gamma matching mean, variance and
-    third central moment (``params``: one estimate's, from :func:`_light_params`).
-
-    A sum of weighted Bernoulli picks is right-skewed when a Pod gets a few atoms on average; a normal variable
-    would understate the hottest Pod. Where the skew is negligible (or negative) a normal variable is used.
-    Gamma variables of shape ``k >= 3`` are drawn as Wilson-Hilferty cubes of the shared normals,
-    ``k (1 - 1/(9k) + z / (3 sqrt(k)))^3`` (quantiles within about 1 % of the gamma's up to the 99.99th
-    percentile, never negative); smaller shapes are drawn exactly.
-    """
-    normals = rand.normals
-    samples = normals.shape[0]
-    mean_p, var_p, shape, skewed, cube, scale, a, b = params
-    if not var_p.any():
-        out[:] = mean_p
-        return out
-    if cube.all():
-        # The usual case: every column a Wilson-Hilferty cube, computed in place over the whole array.
-        base = np.multiply(normals, b)
-        base += a
-        np.multiply(base, base, out=out)
-        out *= base
-        out *= shape * scale
-        out += mean_p - shape * scale
-        np.maximum(out, 0.0, out=out)
-        return out
-    out[:] = mean_p
-    plain = ~skewed & (var_p > 0)
-    if plain.any():
-        cols = np.flatnonzero(plain)
-        out[:, cols] += np.sqrt(var_p[cols]) * normals[:, cols]
-    for chosen in (cube, skewed & ~cube):
-        if not chosen.any():
-            continue
-        cols = np.flatnonzero(chosen)
-        k = shape[cols]
-        if chosen is cube:
-            draws = k * (a[cols] + normals[:, cols] * b[cols]) ** 3
-        else:
-            # standard_gamma draws the same stream as gamma(shape, 1.0), with less overhead.
-            draws = rand.rng.standard_gamma(k, (samples, cols.shape[0]))
-        out[:, cols] = mean_p[cols] - k * scale[cols] + scale[cols] * draws
-    np.maximum(out, 0.0, out=out)
-    return out
-
-
 def _exceeds_recent_list(live_keys: float) -> bool:
     """More live keys than an ``xt_recent`` list holds; exactly ``ip_list_tot`` still fits (a 1e-9 margin keeps
     float noise in the expectation from deciding it)."""
     return live_keys > RECENT_LIST_LIMIT * (1.0 + 1e-9)
-
-
-def _p99(values: FloatArray) -> float:
-    """``np.quantile(values, 0.99)`` (linear interpolation), without its per-call overhead."""
-    ordered = np.sort(values)
-    n = int(ordered.shape[0])
-    position = n * 0.99 - 0.99  # numpy's virtual index for the linear method: q (n - 1)
-    low = min(math.floor(position), n - 1)
-    high = min(low + 1, n - 1)
-    t = position - low
-    a, b = float(ordered[low]), float(ordered[high])
-    diff = b - a
-    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
 
 
 def _no_traffic(samples: int, seed: int, *, dropped: float) -> AffinitySkew:
@@ -682,30 +362,6 @@ def _estimate_pods(candidates: CandidateRouting) -> IntArray:
     return pods
 
 
-def _sticky_rate(clients: ClientPopulation, timeout_seconds: int) -> float:
-    """Expected new connections per timeout window of a key with share 1 (times its share and node share)."""
-    interval = clients.connection_interval_seconds
-    return math.inf if interval is None else timeout_seconds * clients.count / interval
-
-
-def _keys_for(
-    memo: AffinityMemo | None, clients: ClientPopulation, *, lb_proxying: bool, lb_addresses: int, rate: float
-) -> tuple[_Keys, dict[float, _StickyTotals]]:
-    """The population's keys and their memoised sticky totals (per light-atom limit)."""
-    memo_key = (msgspec.json.encode(clients), lb_proxying, lb_addresses, rate)
-    found = memo.keys.get(memo_key) if memo is not None else None
-    if found is None:
-        found = CLIENT_KEYS.get(memo_key)
-        if found is None:
-            keys = _source_keys(clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses)
-            keys.explicit.flags.writeable = False  # shared across evaluations
-            found = (keys, {})
-            CLIENT_KEYS.put(memo_key, found)
-        if memo is not None:
-            memo.keys[memo_key] = found
-    return found
-
-
 def _row_geometry(rows: _Rows, pods: IntArray, pod_first: IntArray, total_pods: int) -> _RowGeometry:
     """Per CSR entry its row, Pods and first Pod column (the sink, group ``len(pods)``, is column ``total_pods``)."""
     entry_row = np.repeat(np.arange(rows.ptr.shape[0] - 1), np.diff(rows.ptr))
@@ -734,8 +390,10 @@ def sticky_affinity_skews(
     those of estimating each alone).
     """
     out: list[AffinitySkew | None] = [None] * len(estimates)
-    rate = _sticky_rate(clients, timeout_seconds)
-    keys, sticky_memo = _keys_for(memo, clients, lb_proxying=False, lb_addresses=1, rate=rate)
+    rate = sticky_rate(clients, timeout_seconds)
+    keys, sticky_memo = keys_for(
+        memo.keys if memo is not None else None, clients, lb_proxying=False, lb_addresses=1, rate=rate
+    )
     groups: dict[bytes, list[int]] = {}
     for i, est in enumerate(estimates):
         pods = _estimate_pods(est.candidates)
@@ -750,7 +408,7 @@ def sticky_affinity_skews(
         light_limit = LIGHT_FRACTION / max(int(pods.sum()), 1)
         totals = sticky_memo.get(light_limit)
         if totals is None:
-            totals = sticky_memo[light_limit] = _sticky_totals(keys, rate, light_limit)
+            totals = sticky_memo[light_limit] = sticky_totals(keys, rate, light_limit)
         chosen = [estimates[i] for i in members]
         skews = _sticky_group(chosen, pods, totals, keys, seed=seed, multiplicity=multiplicity, memo=memo)
         for i, skew in zip(members, skews, strict=True):
@@ -761,8 +419,8 @@ def sticky_affinity_skews(
 def _sticky_group(
     estimates: Sequence[StickyEstimate],
     pods: IntArray,
-    totals: _StickyTotals,
-    keys: _Keys,
+    totals: StickyTotals,
+    keys: ClientKeys,
     *,
     seed: int,
     multiplicity: IntArray | None,
@@ -797,13 +455,13 @@ def _sticky_group(
     samples = [e.samples for e in estimates]
     bounds = np.cumsum([0, *samples])
     starts = bounds[:-1]
-    bank = _normal_bank(memo, seed, max(samples), total_pods)
+    bank = normal_bank(memo.normals if memo is not None else None, seed, max(samples), total_pods)
     # Every estimate's samples, stacked: rows bounds[i]:bounds[i + 1] are estimate i's.
     pinned = np.empty((int(bounds[-1]), total_pods))
-    params = _light_params(mean_g, var_g, third_g, pods)
+    params = light_params(mean_g, var_g, third_g, pods)
     for i, est in enumerate(estimates):
-        rand = _Randomness(bank[: est.samples], seed)
-        light = _light_load(rand, _LightParams(*(p[i] for p in params)), pinned[bounds[i] : bounds[i + 1]])
+        rand = Randomness(bank[: est.samples], seed)
+        light = light_load(rand, LightParams(*(p[i] for p in params)), pinned[bounds[i] : bounds[i + 1]])
         if totals.atom_pin.shape[0]:
             # Heavy atoms: each key picks one Pod of the single mixture row.
             support = np.flatnonzero(mixture[i] > 0)
@@ -839,7 +497,7 @@ def _sticky_group(
     repin_pod = np.add.reduceat(pinned[rows_index, hottest_pod], starts) / sample_count
 
     hosting = np.flatnonzero(pods > 0)
-    node_pinned = _node_sums(pinned, pod_first[hosting], pods[hosting])
+    node_pinned = node_sums(pinned, pod_first[hosting], pods[hosting])
     fresh_node = (fresh_g * pods)[:, hosting]
     node_total = np.empty_like(node_pinned)
     for i in range(count):
@@ -873,7 +531,7 @@ def _sticky_group(
     results: list[AffinitySkew] = []
     for i, est in enumerate(estimates):
         start = int(starts[i])
-        hot_p99 = _p99(hottest[start : start + est.samples])
+        hot_p99 = p99(hottest[start : start + est.samples])
         recent = live[i][routed[i]] * row_peaks[i][routed[i]]
         recent_max = float(recent.max()) if recent.shape[0] else 0.0
         share = float(mean_share[i])
@@ -974,8 +632,10 @@ def affinity_skew(
     routed = rows.row_of_node >= 0
     dropped = float(mass[~routed].sum())
 
-    rate = _sticky_rate(clients, timeout_seconds)
-    keys, sticky_memo = _keys_for(memo, clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses, rate=rate)
+    rate = sticky_rate(clients, timeout_seconds)
+    keys, sticky_memo = keys_for(
+        memo.keys if memo is not None else None, clients, lb_proxying=lb_proxying, lb_addresses=lb_addresses, rate=rate
+    )
     rest_mean = keys.rest_mass / keys.rest_count if keys.rest_count else 0.0
     light_limit = LIGHT_FRACTION / max(total_pods, 1)
 
@@ -999,7 +659,7 @@ def affinity_skew(
         rows = _with_row(rows, support, mixture[support] / mixture[support].sum())
         totals = sticky_memo.get(light_limit)
         if totals is None:
-            totals = sticky_memo[light_limit] = _sticky_totals(keys, rate, light_limit)
+            totals = sticky_memo[light_limit] = sticky_totals(keys, rate, light_limit)
         fresh_mass[base_rows] = totals.fresh
         light_mass[base_rows] = totals.light_mass
         light_sq[base_rows] = totals.light_sq
@@ -1026,11 +686,11 @@ def affinity_skew(
         rest_mean = rest_mass / rest_count if rest_count else 0.0
         hw = w[:heavy_keys]
         traffic = np.outer(hw, e)
-        pin = _pinned(traffic, traffic, rate)
+        pin = pinned_share(traffic, traffic, rate)
         node_row = rows.row_of_node[active]
         np.add.at(fresh_mass, node_row, (traffic - pin).sum(axis=0) * copies)
         rest_traffic = rest_mass * e
-        rest_pinned = _pinned(rest_traffic, rest_mean * e, rate)
+        rest_pinned = pinned_share(rest_traffic, rest_mean * e, rate)
         rest_fraction = np.divide(rest_pinned, rest_traffic, out=np.zeros_like(e), where=rest_traffic > 0)
         np.add.at(light_mass, node_row, rest_pinned * copies)
         np.add.at(light_sq, node_row, rest_sumsq * (e * rest_fraction) ** 2 * copies)
@@ -1047,7 +707,7 @@ def affinity_skew(
         atom_pin = np.repeat(pin[heavy], atom_copies)
         pinned_in[active] = pin.sum(axis=0) + rest_pinned
         pinned_total = float(pinned_in @ mult)
-        live[active] = _live(traffic, rate).sum(axis=0) + rest_count * _live(rest_mean * e, rate)
+        live[active] = live_probability(traffic, rate).sum(axis=0) + rest_count * live_probability(rest_mean * e, rate)
 
     geometry = _row_geometry(rows, pods, pod_first, total_pods)
     entry_row, is_sink, k, first = geometry.entry_row, geometry.is_sink, geometry.k, geometry.first
@@ -1064,9 +724,9 @@ def affinity_skew(
     var_g = np.bincount(g_real, weights=(ls[entry_row] * spread)[real], minlength=nodes)
     skew_g = np.bincount(g_real, weights=(lc[entry_row] * spread * (1.0 - 2.0 * per_pod_prob))[real], minlength=nodes)
     fresh_g = np.bincount(g_real, weights=(fm[entry_row] * per_pod_prob)[real], minlength=nodes)
-    rand = _Randomness(_normal_bank(memo, seed, samples, total_pods), seed)
-    params = _light_params(mean_g.astype(np.float64), var_g.astype(np.float64), skew_g.astype(np.float64), pods)
-    light = _light_load(rand, params, np.empty((samples, total_pods)))
+    rand = Randomness(normal_bank(memo.normals if memo is not None else None, seed, samples, total_pods), seed)
+    params = light_params(mean_g.astype(np.float64), var_g.astype(np.float64), skew_g.astype(np.float64), pods)
+    light = light_load(rand, params, np.empty((samples, total_pods)))
     pinned = light
 
     # Heavy atoms: equal atoms of one row as one multinomial when that is cheaper, the others one by one.
@@ -1093,11 +753,11 @@ def affinity_skew(
     served = 1.0 - dropped
     mean_share = served / total_pods if total_pods else 0.0
     hot_mean = float(hottest.sum()) / samples
-    hot_p99 = _p99(hottest)
+    hot_p99 = p99(hottest)
     repin_pod = float(pinned[np.arange(samples), hottest_pod].mean())
 
     hosting = np.flatnonzero(pods > 0)
-    node_pinned = _node_sums(pinned, pod_first[hosting], pods[hosting])
+    node_pinned = node_sums(pinned, pod_first[hosting], pods[hosting])
     node_total = node_pinned + (fresh_g * pods)[hosting]  # the expired part is the same in every sample
     busiest = np.argmax(node_total, axis=1)
     busiest_node = hosting[busiest]

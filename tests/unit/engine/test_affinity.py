@@ -16,14 +16,13 @@ from planner.engine.affinity import (
     RECENT_LIST_LIMIT,
     AffinityMemo,
     StickyEstimate,
-    _bank,
-    _Lru,
-    _p99,
-    _power_tail,
     affinity_skew,
     sticky_affinity_skews,
 )
+from planner.engine.affinity_keys import power_tail
+from planner.engine.affinity_sampling import cached_bank, p99
 from planner.engine.flow import dispatch
+from planner.engine.lru import Lru
 from planner.engine.routing import cluster_routing, local_routing
 
 
@@ -218,7 +217,7 @@ def test_no_endpoint_at_all():
 def test_zipf_tail_sum_matches_brute_force(exponent):
     # Euler-Maclaurin tail used for populations beyond the explicit cap.
     brute = float((np.arange(2001, 200_001, dtype=np.float64) ** -exponent).sum())
-    assert _power_tail(2001, 200_000, exponent) == pytest.approx(brute, rel=1e-10)
+    assert power_tail(2001, 200_000, exponent) == pytest.approx(brute, rel=1e-10)
 
 
 def test_p99_matches_numpy_quantile() -> None:
@@ -226,7 +225,7 @@ def test_p99_matches_numpy_quantile() -> None:
     rng = np.random.default_rng(3)
     for n in (1, 2, 50, 200):
         values = rng.gamma(2.0, 1.0, n)
-        assert _p99(values) == pytest.approx(float(np.quantile(values, 0.99)), rel=1e-12)
+        assert p99(values) == pytest.approx(float(np.quantile(values, 0.99)), rel=1e-12)
 
 
 def test_memo_reused_across_routings_gives_the_same_numbers():
@@ -381,25 +380,25 @@ def test_sticky_estimates_together_equal_each_alone():
 
 
 def test_normal_banks_are_kept_read_only_within_their_budget():
-    cache: _Lru[tuple[int, int], np.ndarray] = _Lru(3 * 100 * 8 * 10, lambda bank: bank.nbytes)  # 3 banks of 100 x 10
-    first = _bank(cache, seed=1, samples=100, width=10)
+    cache: Lru[tuple[int, int], np.ndarray] = Lru(3 * 100 * 8 * 10, lambda bank: bank.nbytes)  # 3 banks of 100 x 10
+    first = cached_bank(cache, seed=1, samples=100, width=10)
     assert not first.flags.writeable
     # the same seed and width: the same array, also for fewer samples (a prefix is the smaller bank)
-    assert _bank(cache, seed=1, samples=40, width=10) is first
+    assert cached_bank(cache, seed=1, samples=40, width=10) is first
     np.testing.assert_array_equal(first[:40], np.random.default_rng(1).standard_normal((40, 10)))
     # more samples: drawn again, and its first rows are the old bank
-    longer = _bank(cache, seed=1, samples=200, width=10)
+    longer = cached_bank(cache, seed=1, samples=200, width=10)
     np.testing.assert_array_equal(longer[:100], first)
-    second = _bank(cache, seed=2, samples=100, width=10)
-    third = _bank(cache, seed=3, samples=100, width=10)
+    second = cached_bank(cache, seed=2, samples=100, width=10)
+    third = cached_bank(cache, seed=3, samples=100, width=10)
     # seed 1 (200 rows) + seed 2 + seed 3 exceed the budget: seed 1, used least recently, was dropped
-    assert _bank(cache, seed=2, samples=100, width=10) is second
-    assert _bank(cache, seed=3, samples=100, width=10) is third
-    assert _bank(cache, seed=1, samples=200, width=10) is not longer
+    assert cached_bank(cache, seed=2, samples=100, width=10) is second
+    assert cached_bank(cache, seed=3, samples=100, width=10) is third
+    assert cached_bank(cache, seed=1, samples=200, width=10) is not longer
     cache.clear()
-    assert _bank(cache, seed=3, samples=100, width=10) is not third
+    assert cached_bank(cache, seed=3, samples=100, width=10) is not third
     # a value above the whole budget is not kept
-    assert _bank(cache, seed=4, samples=1000, width=10) is not _bank(cache, seed=4, samples=1000, width=10)
+    assert cached_bank(cache, seed=4, samples=1000, width=10) is not cached_bank(cache, seed=4, samples=1000, width=10)
 
 
 def test_xt_recent_list_of_exactly_100_live_keys_still_fits():
