@@ -74,18 +74,16 @@ class CandidateRouting(msgspec.Struct, frozen=True, kw_only=True):
         return int(self.mode.shape[0])
 
 
-def local_routing(ready: IntArray, terminating: IntArray, zone: IntArray) -> CandidateRouting:
-    """ETP Local / ITP Local: local Ready endpoints, else local serving-terminating ones, else DROP."""
-    nodes = ready.shape[0]
-    use_terminating = (ready == 0) & (terminating > 0)
-    local_pods = np.where(ready > 0, ready, terminating).astype(np.int64)
-    mode = np.where(local_pods > 0, MODE_LOCAL, MODE_DROP).astype(np.int64)
-    rejected = int(ready.sum()) + int(terminating.sum()) == 0
+def _own_node_only(
+    mode: IntArray, zone: IntArray, local_pods: IntArray, local_terminating: BoolArray, *, rejected: bool
+) -> CandidateRouting:
+    """A routing where every connection stays on its entry node (``MODE_LOCAL``) or is dropped: no cluster-wide set."""
+    nodes = mode.shape[0]
     return CandidateRouting(
         mode=mode,
         zone=zone,
         local_pods=local_pods,
-        local_terminating=use_terminating,
+        local_terminating=local_terminating,
         endpoints=np.zeros(nodes, dtype=np.int64),
         endpoints_terminating=False,
         zone_weights=np.zeros((0, nodes), dtype=np.float64),
@@ -95,20 +93,24 @@ def local_routing(ready: IntArray, terminating: IntArray, zone: IntArray) -> Can
     )
 
 
+def local_routing(ready: IntArray, terminating: IntArray, zone: IntArray) -> CandidateRouting:
+    """ETP Local / ITP Local: local Ready endpoints, else local serving-terminating ones, else DROP."""
+    use_terminating = (ready == 0) & (terminating > 0)
+    local_pods = np.where(ready > 0, ready, terminating).astype(np.int64)
+    mode = np.where(local_pods > 0, MODE_LOCAL, MODE_DROP).astype(np.int64)
+    rejected = int(ready.sum()) + int(terminating.sum()) == 0
+    return _own_node_only(mode, zone, local_pods, use_terminating, rejected=rejected)
+
+
 def direct_routing(zone: IntArray) -> CandidateRouting:
     """The load balancer targets Pod IPs (``ipTargets``): what enters a node's Pods stays there, no kube-proxy hop."""
     nodes = zone.shape[0]
-    return CandidateRouting(
-        mode=np.full(nodes, MODE_LOCAL, dtype=np.int64),
-        zone=zone,
-        local_pods=np.zeros(nodes, dtype=np.int64),
-        local_terminating=np.zeros(nodes, dtype=np.bool_),
-        endpoints=np.zeros(nodes, dtype=np.int64),
-        endpoints_terminating=False,
-        zone_weights=np.zeros((0, nodes), dtype=np.float64),
-        all_weights=np.zeros(nodes, dtype=np.float64),
+    return _own_node_only(
+        np.full(nodes, MODE_LOCAL, dtype=np.int64),
+        zone,
+        np.zeros(nodes, dtype=np.int64),
+        np.zeros(nodes, dtype=np.bool_),
         rejected=False,
-        topology_engaged=np.zeros(nodes, dtype=np.bool_),
     )
 
 
