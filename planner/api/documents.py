@@ -415,15 +415,16 @@ def document_router(spec: KindSpec) -> Router:
         return yaml_response(history) if prefers_yaml(accept) else history
 
     async def _list(
-        *,
         db: DatabaseDep,
         namespace: str | None,
+        *,
         limit: int,
         continue_: str | None,
         selector: str | None,
-        only: frozenset[str] | None = None,
         accept: str | None,
     ) -> Response[dict[str, Any]] | Response[str]:
+        """One page in ``namespace``, or across the namespaces the caller may see (``namespace`` None)."""
+        only = visible_namespaces() if namespace is None else None
         page = await list_documents(
             db,
             spec.kind,
@@ -461,9 +462,7 @@ def document_router(spec: KindSpec) -> Router:
         label_selector: SelectorQuery = None,
         accept: AcceptHeader = None,
     ) -> Response[dict[str, Any]] | Response[str]:
-        return await _list(
-            db=db, namespace=namespace, limit=limit, continue_=continue_, selector=label_selector, accept=accept
-        )
+        return await _list(db, namespace, limit=limit, continue_=continue_, selector=label_selector, accept=accept)
 
     @get(
         f"/v1/{spec.plural}",
@@ -480,15 +479,7 @@ def document_router(spec: KindSpec) -> Router:
         label_selector: SelectorQuery = None,
         accept: AcceptHeader = None,
     ) -> Response[dict[str, Any]] | Response[str]:
-        return await _list(
-            db=db,
-            namespace=None,
-            limit=limit,
-            continue_=continue_,
-            selector=label_selector,
-            only=visible_namespaces(),
-            accept=accept,
-        )
+        return await _list(db, None, limit=limit, continue_=continue_, selector=label_selector, accept=accept)
 
     options = options_handler(item, ["DELETE", "GET", "PUT"])
 

@@ -394,7 +394,7 @@ def sticky_affinity_skews(
     keys, sticky_memo = keys_for(
         memo.keys if memo is not None else None, clients, lb_proxying=False, lb_addresses=1, rate=rate
     )
-    groups: dict[bytes, list[int]] = {}
+    groups: dict[bytes, tuple[IntArray, list[int]]] = {}  # estimates over the same Pods
     for i, est in enumerate(estimates):
         pods = _estimate_pods(est.candidates)
         entry = np.clip(est.entry_share.astype(np.float64), 0.0, None)
@@ -402,9 +402,8 @@ def sticky_affinity_skews(
         if int(pods.sum()) == 0 or float(entry @ mult) <= 0:
             out[i] = _no_traffic(est.samples, seed, dropped=1.0 if int(pods.sum()) == 0 else 0.0)
         else:
-            groups.setdefault(pods.tobytes(), []).append(i)
-    for members in groups.values():
-        pods = _estimate_pods(estimates[members[0]].candidates)
+            groups.setdefault(pods.tobytes(), (pods, []))[1].append(i)
+    for pods, members in groups.values():
         light_limit = LIGHT_FRACTION / max(int(pods.sum()), 1)
         totals = sticky_memo.get(light_limit)
         if totals is None:
