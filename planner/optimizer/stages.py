@@ -152,7 +152,10 @@ def solve_stages(
         deadline = time.perf_counter() + wall_limit(params)
     reports: list[StageReport] = []
     wall_cut = False
+    # every earlier stage ended at its bound from ``bounds`` (the Services' own optima, which then still bound the
+    # next stage), and every earlier stage ended at a bound it was proven against (``bounds`` or a prepare call's)
     chain = bounds is not None
+    prepared = chain
     proven: list[int] = []
     reached: list[int] = []
     values: dict[int, int] | None = None
@@ -174,8 +177,9 @@ def solve_stages(
                 return StageOutcome(reports, None, branches, conflicts, spent, wall_cut, proven)
             break
         # a bound holds only while every earlier stage ended exactly at its own bound (lexicographic chain)
-        known = bounds[position] if chain and bounds is not None and position < len(bounds) else None
-        if prepare is not None and chain and term is not None and term.parts is None and values is not None:
+        own = bounds[position] if chain and bounds is not None and position < len(bounds) else None
+        known = own
+        if prepare is not None and prepared and term is not None and term.parts is None and values is not None:
             prep = prepare(position, list(reached), share, deadline)
             budget_left = max(budget_left - prep.spent, 0.0)
             spent += prep.spent
@@ -226,7 +230,10 @@ def solve_stages(
             break
         obj = round(solver.objective_value)
         bound = solver.best_objective_bound
-        chain = chain and known is not None and obj == known
+        # a stage that ends above the Services' own optima (e.g. at a prepare call's stronger bound) pushed some
+        # Service off its own optimum, where the own optima of the later terms no longer bound it
+        chain = chain and own is not None and obj == own
+        prepared = prepared and known is not None and obj == known
         reached.append(obj)
         if status == "optimal" and term.parts is None and len(proven) == position:
             proven.append(obj)

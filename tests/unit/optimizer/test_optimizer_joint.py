@@ -259,3 +259,26 @@ def test_sequential_re_solve_at_every_services_own_optimum_is_certified_without_
     assert result.statistics.joint_choice == "sequential"
     assert result.certificate is not None
     assert "re-solved one after another" in result.certificate
+
+
+def test_a_stage_above_the_services_own_optima_stops_using_them_as_bounds():
+    # n0, n1 with 1 cpu, n2 with 2 cpu, one zone (a zone counts 3 + 1 = 4 in spread); Pods of 1 cpu. web: 2
+    # replicas, running 2 on n2; api: 1 replica, running 1 on n2. Alone each stays where it runs (0 moves; spread
+    # 4 + 1 = 5 each, 10 in all), and together they overflow n2 (3 Pods on 2 cpu). Even plans together:
+    #   web 2 on n2 (0 moves), api on n0 or n1 (1): moves 1, spread 5 + 5 = 10
+    #   web 1/1 on n2 and n0 or n1 (1 created), api on n2 (0): moves 1, spread (4 + 2) + 5 = 11
+    #   web 1/1 on n0, n1 (2), api on n2 (0): moves 2
+    # so the optimum is moves 1, spread 11. The moves stage ends at 1, above the own optima's 0, so the own
+    # optima's spread (10) no longer bounds the spread stage.
+    nodes = [node("n0", cpu="1"), node("n1", cpu="1"), node("n2", cpu="2")]
+    goals = [
+        {"plan": plan("web", replicas=2, cpu="1", placement={"n2": 2})},
+        {"plan": plan("api", replicas=1, cpu="1", placement={"n2": 1})},
+    ]
+    result = recommend(request(cluster(nodes), goals, includeManifests=False))
+    web, api = result.services
+    assert web.pods_per_node in ({"n0": 1, "n2": 1}, {"n1": 1, "n2": 1})
+    assert api.pods_per_node == {"n2": 1}
+    assert result.statistics.joint_status == "optimal"
+    spread = next(s for s in result.stages if s.term == "spread")
+    assert spread.status == "optimal"
