@@ -90,7 +90,7 @@ class JointSolution:
     wall_cut: bool = False
 
 
-def _joint_classes(
+def joint_classes(
     services: list[ServiceInstance], free: IntArray, zone: IntArray
 ) -> tuple[list[tuple[int, ...]], list[bool]]:
     size = free.shape[0]
@@ -115,28 +115,31 @@ def _joint_classes(
     return [tuple(groups[k]) for k in keys], [k[0] == "node" for k in keys]
 
 
+def service_classes(
+    svc: ServiceInstance, classes: list[tuple[int, ...]], free: IntArray, zone: IntArray
+) -> list[NodeClass]:
+    """The joint classes (node tuples) this Service can use, as its own node classes."""
+    fit = np.minimum(pods_that_fit(free, svc.request), svc.replicas_max)
+    return [
+        NodeClass(
+            zone=int(zone[nodes[0]]),
+            fit=int(fit[nodes[0]]),
+            limit=svc.max_per_node,
+            current=int(svc.current[nodes[0]]),
+            eligible=True,
+            nodes=nodes,
+        )
+        for nodes in classes
+        if svc.eligible[nodes[0]] and fit[nodes[0]] >= 1
+    ]
+
+
 def build_joint(services: list[ServiceInstance], inst: Instance, free: IntArray) -> JointModel:
-    classes, binding = _joint_classes(services, free, inst.cluster.zone)
+    classes, binding = joint_classes(services, free, inst.cluster.zone)
     jm = JointModel(services=services, free=free, classes=classes, binding=binding, model=cp_model.CpModel())
-    members: dict[int, list[tuple[Any, IntArray]]] = {}
+    members: dict[int, list[tuple[Any, IntArray]]] = {j: [] for j in range(len(classes))}
     for svc in services:
-        fit = np.minimum(pods_that_fit(free, svc.request), svc.replicas_max)
-        local: list[NodeClass] = []
-        for j, nodes in enumerate(classes):
-            first = nodes[0]
-            if not svc.eligible[first] or fit[first] < 1:
-                continue
-            local.append(
-                NodeClass(
-                    zone=int(inst.cluster.zone[first]),
-                    fit=int(fit[first]),
-                    limit=svc.max_per_node,
-                    current=int(svc.current[first]),
-                    eligible=True,
-                    nodes=nodes,
-                )
-            )
-            members.setdefault(j, [])
+        local = service_classes(svc, classes, free, inst.cluster.zone)
         sm = build_model(svc, local, total_nodes=inst.cluster.size, model=jm.model, force_ratio=True)
         index = {c.nodes: i for i, c in enumerate(local)}
         for j, nodes in enumerate(classes):

@@ -4,13 +4,16 @@ Decomposition: every Service is first solved exactly on its own, against the clu
 uncoupled optima fit together on every node, the combined plan is optimal for the whole request (each Service's
 lexicographic objective is separable and reaches its own lower bound), and a certificate says so.
 
-Otherwise the Services whose Pods overflow a node are coupled. Three plans for them are compared by the engine
-(Services without a valid placement first, then the worst hottest-Pod ratio, then the sum): the sequential
-re-solve (each coupled Service against the capacity the others leave), the best baseline strategy run over all
-Services with shared capacity, and the joint CP-SAT model (``joint.py``) warm-started from the better of the two,
-so a timed-out joint solve is never worse than either. The coupled Services are reported optimal only when the
-joint model proved every stage and the other Services' Pods sit on nodes no coupled Service can use (so fixing
-them restricted nothing). Each Service reports its balance gap against its own uncoupled optimum.
+Otherwise, when every Service reached a hottest-Pod ratio of exactly 1.0 on its own (nodeEqual with cross-zone
+balancing) under the default objective order, the whole request is first solved as one exact packing of all
+Services (``even.py``): a proven plan there is globally optimal, with its own certificate. When that does not
+apply or finds no proven plan, the Services whose Pods overflow a node are coupled. Three plans for them are
+compared by the engine (Services without a valid placement first, then the worst hottest-Pod ratio, then the sum):
+the sequential re-solve (each coupled Service against the capacity the others leave), the best baseline strategy
+run over all Services with shared capacity, and the joint CP-SAT model (``joint.py``) warm-started from the better
+of the two, so a timed-out joint solve is never worse than either. The coupled Services are reported optimal only
+when the joint model proved every stage and the other Services' Pods sit on nodes no coupled Service can use (so
+fixing them restricted nothing). Each Service reports its balance gap against its own uncoupled optimum.
 
 A Service whose solve returns nothing usable, or something worse than the best baseline that meets every rule,
 keeps that baseline.
@@ -27,6 +30,7 @@ import numpy as np
 
 from planner.engine.metrics import BoolArray, IntArray
 from planner.optimizer.baselines import STRATEGIES, run_shared_baselines
+from planner.optimizer.even import solve_even
 from planner.optimizer.explain import explain_infeasible
 from planner.optimizer.instance import Instance, ServiceInstance, build_instance, pods_that_fit
 from planner.optimizer.joint import JointSolution, solve_joint
@@ -60,6 +64,10 @@ MIN_SOLVE_SECONDS = 0.05
 RENDER_SHARE = 0.25
 RENDER_FACTOR = 0.5
 RENDER_PER_SERVICE = 0.002
+EVEN_SHARE = 0.25
+"""Of the budget the first pass leaves, the part the whole-request packing (``even.py``) may use; the coupled-Services
+path gets the rest when it finds no proven plan."""
+EVEN_WALL_SHARE = 0.5
 JOINT_MIN_SECONDS = 0.05
 """The joint model is not built with less wall-clock time than this left."""
 WALL_CLOCK_NOTE = (
@@ -276,7 +284,37 @@ def recommend(request: RecommendRequest) -> Recommendation:
     sequential_optimal = False
     joint_explanation: Explanation | None = None
     over = _overloaded(inst, placements)
+    even = None
     if over.any():
+        # every Service even alone: try the whole request at once (``even.py``) before the coupled-Services path
+        outcome = solve_even(
+            inst,
+            order,
+            weights,
+            own_optima,
+            budget=max(params.time_limit_seconds - spent, 0.0) * EVEN_SHARE,
+            seed=params.random_seed,
+            wall=max(seconds_left(deadline), 0.0) * EVEN_WALL_SHARE,
+        )
+        spent += outcome.spent
+        wall_cut = wall_cut or outcome.wall_cut
+        even = outcome.plan
+    if even is not None:
+        decomposition = "joint"
+        coupled = [svc.index for svc in inst.services]
+        joint = JointSolution("optimal", even.placements, even.stages, even.variables, even.classes, even.binding_nodes)
+        joint_choice = "joint"
+        for si in coupled:
+            sol = solutions[si]
+            placements[si] = sol.pods = even.placements[si]
+            decided[si] = "solver"
+            sol.status = "optimal"
+            sol.solver_ratio = 1.0
+            sol.notes.append(
+                f"Capacity is shared with other Services: placed by one exact model of all {len(coupled)} Services "
+                f"at a hottest-Pod ratio of 1.0 ({even.binding_nodes} node(s) where capacity binds)."
+            )
+    elif over.any():
         decomposition = "joint"
         coupled = [si for si, placed in placements.items() if (placed[over] > 0).any()]
         fixed = {si: p for si, p in placements.items() if si not in coupled}
@@ -511,6 +549,16 @@ def recommend(request: RecommendRequest) -> Recommendation:
             "capacity the others leave, and each still reached its own optimum for "
             f"{' > '.join(order)} (the optimum it has alone against the cluster's free capacity, which no shared "
             "plan can beat); the other Services reached theirs too, so the combined placement is globally optimal."
+        )
+    elif even is not None and each_optimal:
+        certificate = (
+            f"Every one of the {len(services)} Services is placed at a hottest-Pod ratio of exactly 1.0, the least "
+            "any placement has, so the worst ratio and the sum of ratios are at their least values; each runs its "
+            "own fewest replicas for that ratio (found alone against the cluster's free capacity, which no shared "
+            "plan can beat); and the fewest Pods moved, then the widest spread, were proven over all Services "
+            "together by an exact model of such plans (every used node of a Service holds the same number of its "
+            "Pods), with the capacity of every node where it binds shared. The placement is globally optimal for "
+            f"{' > '.join(order)}."
         )
     elif joint_optimal and each_optimal:
         certificate = (
