@@ -36,7 +36,7 @@ from ortools.sat.python import cp_model
 from planner.engine.metrics import BoolArray, IntArray
 from planner.optimizer.classes import NodeClass
 from planner.optimizer.instance import Instance, ServiceInstance, pods_that_fit
-from planner.optimizer.model import RATIO_SCALE, ServiceModel, Term, build_model, hint_from_trial
+from planner.optimizer.model import RATIO_SCALE, ServiceModel, Term, build_model, hint_all, hint_from_trial
 from planner.optimizer.packing import build_packing, pack, packing_hint
 from planner.optimizer.schema import ObjectiveTerm, SolverParams, SolveStatus, StageReport
 from planner.optimizer.single import expand
@@ -306,10 +306,7 @@ class PackingPreparation:
         solver.parameters.max_time_in_seconds = max(seconds_left(deadline), 0.001)
         code = solver.solve(trial)
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            jm.model.clear_hints()  # type: ignore[no-untyped-call]
-            for index in range(len(jm.model.proto.variables)):
-                var = jm.model.get_int_var_from_proto_index(index)
-                jm.model.add_hint(var, int(solver.value(trial.get_int_var_from_proto_index(index))))
+            hint_all(jm.model, solver)
         return float(solver.deterministic_time)
 
 

@@ -91,11 +91,17 @@ def hint_from_trial(model: cp_model.CpModel, trial: cp_model.CpModel, *, budget:
         solver.parameters.max_time_in_seconds = left
     if solver.solve(trial) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False
-    model.clear_hints()  # type: ignore[no-untyped-call]
-    for index in range(len(model.proto.variables)):
-        var = model.get_int_var_from_proto_index(index)
-        model.add_hint(var, int(solver.value(trial.get_int_var_from_proto_index(index))))
+    hint_all(model, solver)
     return True
+
+
+def hint_all(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
+    """Hint every variable of ``model`` with the solution ``solver`` just found for it or for a clone of it with
+    more constraints (variable i of the clone is variable i of ``model``), written into the proto at once."""
+    count = len(model.proto.variables)
+    model.clear_hints()  # type: ignore[no-untyped-call]
+    model.proto.solution_hint.vars.extend(range(count))
+    model.proto.solution_hint.values.extend(list(solver.response_proto.solution)[:count])
 
 
 @dataclass

@@ -265,15 +265,23 @@ def packing_hint(pk: Packing, parts: list[ServiceModel], hint: dict[int, int]) -
     return out
 
 
-def pack(pk: Packing, *, budget: float, seed: int, wall: float, hint: dict[int, int] | None = None) -> PackResult:
+def pack(
+    pk: Packing,
+    *,
+    budget: float,
+    seed: int,
+    wall: float,
+    hint: dict[int, int] | None = None,
+    symmetry: bool = True,
+) -> PackResult:
     """The formulation over integers, solved by CP-SAT with one worker within a deterministic ``budget``, from a
-    complete ``hint`` (value by variable) when given."""
+    ``hint`` (value by variable) when given; without ``symmetry`` CP-SAT does not look for symmetries."""
     model = cp_model.CpModel()
     xs = [model.new_int_var(0, u, "") for u in pk.upper]
     for v, value in (hint or {}).items():
         model.add_hint(xs[v], value)
     for terms, lo, hi in pk.rows:
-        expr = sum(coef * xs[v] for v, coef in terms)
+        expr = cp_model.LinearExpr.weighted_sum([xs[v] for v, _ in terms], [coef for _, coef in terms])
         if lo == hi:
             model.add(expr == int(lo))
             continue
@@ -281,7 +289,8 @@ def pack(pk: Packing, *, budget: float, seed: int, wall: float, hint: dict[int, 
             model.add(expr >= math.ceil(lo))
         if hi != math.inf:
             model.add(expr <= math.floor(hi))
-    model.minimize(sum(c * xs[v] for v, c in enumerate(pk.cost) if c))
+    costs = [(xs[v], c) for v, c in enumerate(pk.cost) if c]
+    model.minimize(cp_model.LinearExpr.weighted_sum([x for x, _ in costs], [c for _, c in costs]))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = seed
@@ -291,6 +300,8 @@ def pack(pk: Packing, *, budget: float, seed: int, wall: float, hint: dict[int, 
     # full linear relaxation needs about 10 % less deterministic time than the default (about the same wall time);
     # probing off, LP-guided or fixed search did not help
     solver.parameters.linearization_level = 2
+    if not symmetry:
+        solver.parameters.symmetry_level = 0
     code = solver.solve(model)
     spent = solver.deterministic_time
     cut = code not in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and spent < 0.98 * budget

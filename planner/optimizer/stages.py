@@ -22,7 +22,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from planner.optimizer.model import RATIO_SCALE, Term
+from planner.optimizer.model import RATIO_SCALE, Term, hint_all
 from planner.optimizer.schema import ObjectiveTerm, SolverParams, StageReport, StageStatus
 
 FIRST_STAGE_SHARE = 0.5
@@ -278,10 +278,7 @@ def hinted(model: cp_model.CpModel, term: Term) -> int | None:
 def _hint_solution(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
     """Hint every variable with the solution just found: a complete hint is checked and adopted at once by the next
     stage, where a hint of the decision variables alone must first be completed by a search."""
-    model.clear_hints()  # type: ignore[no-untyped-call]
-    for index in range(len(model.proto.variables)):
-        var = model.get_int_var_from_proto_index(index)
-        model.add_hint(var, int(solver.value(var)))
+    hint_all(model, solver)
 
 
 def _decode_weighted(  # noqa: PLR0917
