@@ -43,7 +43,7 @@ import numpy as np
 
 from planner.engine.metrics import IntArray
 from planner.optimizer.classes import NodeClass
-from planner.optimizer.instance import Instance, ServiceInstance
+from planner.optimizer.instance import Instance, ServiceInstance, pods_that_fit
 from planner.optimizer.joint import joint_classes, service_classes
 from planner.optimizer.model import RATIO_SCALE
 from planner.optimizer.packing import CANONICAL, Packing, pack
@@ -85,12 +85,11 @@ def qualifies(svc: ServiceInstance) -> bool:
     return svc.balance_model == "nodeLocal" and svc.cross_zone
 
 
-def patterns(svc: ServiceInstance, replicas: int, classes: list[NodeClass]) -> list[int]:
+def patterns(svc: ServiceInstance, replicas: int, top: int, usable: int) -> list[int]:
     """Pods per node m for which ``replicas`` Pods on replicas / m nodes, m each, meet every rule of the Service
-    that does not depend on where the nodes are (see the module docstring)."""
+    that does not depend on where the nodes are (see the module docstring); ``top``: the most Pods of it a usable
+    node takes, ``usable``: its usable nodes."""
     out = []
-    top = max((c.cap for c in classes), default=0)
-    usable = sum(c.size for c in classes)
     need = 0
     if svc.pod_capacity is not None:
         need = (
@@ -143,13 +142,23 @@ def build_even(
     least (its own fewest at its replicas, alone), a valid cut."""
     classes, binding = joint_classes(services, free, zone)
     binds = {nodes for nodes, b in zip(classes, binding, strict=True) if b}
-    local = [service_classes(svc, classes, free, zone) for svc in services]
-    options = [patterns(svc, n, cl) for svc, n, cl in zip(services, replicas, local, strict=True)]
-    if not all(options):
-        return None
-    columns = sum(1 for opts, cl in zip(options, local, strict=True) for m in opts for c in cl if m <= c.cap)
+    # the size first, on arrays (the classes as objects take longer on 1,000 nodes x 50 Services)
+    firsts = np.fromiter((nodes[0] for nodes in classes), dtype=np.int64, count=len(classes))
+    sizes = np.fromiter((len(nodes) for nodes in classes), dtype=np.int64, count=len(classes))
+    options = []
+    columns = 0
+    for svc, n in zip(services, replicas, strict=True):
+        fit = np.minimum(pods_that_fit(free[firsts], svc.request), svc.replicas_max)
+        usable = svc.eligible[firsts] & (fit >= 1)
+        caps = np.minimum(fit, svc.max_per_node)[usable]
+        opts = patterns(svc, n, int(caps.max(initial=0)), int(sizes[usable].sum()))
+        if not opts:
+            return None
+        options.append(opts)
+        columns += sum(int((caps >= m).sum()) for m in opts)
     if columns > MAX_COLUMNS:
         return None
+    local = [service_classes(svc, classes, free, zone) for svc in services]
     total_nodes = zone.shape[0]
     pk = Packing()
     moves: dict[int, int] = {}

@@ -119,18 +119,14 @@ def service_classes(
     svc: ServiceInstance, classes: list[tuple[int, ...]], free: IntArray, zone: IntArray
 ) -> list[NodeClass]:
     """The joint classes (node tuples) this Service can use, as its own node classes."""
-    fit = np.minimum(pods_that_fit(free, svc.request), svc.replicas_max)
+    firsts = np.fromiter((nodes[0] for nodes in classes), dtype=np.int64, count=len(classes))
+    fit = np.minimum(pods_that_fit(free[firsts], svc.request), svc.replicas_max)
+    usable = (svc.eligible[firsts] & (fit >= 1)).tolist()
+    zones, fits, currents = zone[firsts].tolist(), fit.tolist(), svc.current[firsts].tolist()
     return [
-        NodeClass(
-            zone=int(zone[nodes[0]]),
-            fit=int(fit[nodes[0]]),
-            limit=svc.max_per_node,
-            current=int(svc.current[nodes[0]]),
-            eligible=True,
-            nodes=nodes,
-        )
-        for nodes in classes
-        if svc.eligible[nodes[0]] and fit[nodes[0]] >= 1
+        NodeClass(zone=zones[j], fit=fits[j], limit=svc.max_per_node, current=currents[j], eligible=True, nodes=nodes)
+        for j, nodes in enumerate(classes)
+        if usable[j]
     ]
 
 

@@ -19,7 +19,6 @@ from optimizer_builders import cluster, drawn_nodes, equal_nodes, node, plan, re
 
 from planner.optimizer import recommend
 from planner.optimizer import solve as solve_module
-from planner.optimizer.classes import NodeClass
 from planner.optimizer.even import EvenOutcome, patterns, qualifies, solve_even
 from planner.optimizer.instance import build_instance
 from planner.optimizer.model import RATIO_SCALE
@@ -190,38 +189,34 @@ def test_weights_or_another_order_keep_the_general_path():
 
 def _goal_service(**goal):
     req = request(cluster(equal_nodes(4, cpu="8")), [{"plan": plan("web", replicas=4, cpu="1"), **goal}])
-    inst = build_instance(req)
-    svc = inst.services[0]
-    classes = [NodeClass(zone=0, fit=8, limit=svc.max_per_node, current=0, eligible=True, nodes=(n,)) for n in range(4)]
-    return svc, classes
+    return build_instance(req).services[0]
 
 
 def test_patterns_follow_every_rule_of_the_model():
-    # 4 replicas on 4 nodes of 8 cpu: m in {1, 2, 4} (K = 4, 2, 1 nodes)
-    svc, classes = _goal_service()
-    assert patterns(svc, 4, classes) == [1, 2, 4]
+    # 4 replicas, 4 usable nodes taking up to 4 Pods each: m in {1, 2, 4} (K = 4, 2, 1 nodes)
+    svc = _goal_service()
+    assert patterns(svc, 4, 4, 4) == [1, 2, 4]
     # at least 2 nodes: K = 1 goes
-    svc, classes = _goal_service(highAvailability={"minNodes": 2})
-    assert patterns(svc, 4, classes) == [1, 2]
+    svc = _goal_service(highAvailability={"minNodes": 2})
+    assert patterns(svc, 4, 4, 4) == [1, 2]
     # an N-1 bound needs K >= 2 (at ratio 1 every other node keeps m Pods: ratio 1 after the loss)
-    svc, classes = _goal_service(highAvailability={"robustness": {"nodeLossMaxRatio": 1.0}})
-    assert patterns(svc, 4, classes) == [1, 2]
-    # at most 2 Pods per node
-    svc, classes = _goal_service(highAvailability={"maxPodsPerNode": 2})
-    assert patterns(svc, 4, classes) == [1, 2]
+    svc = _goal_service(highAvailability={"robustness": {"nodeLossMaxRatio": 1.0}})
+    assert patterns(svc, 4, 4, 4) == [1, 2]
+    # at most 2 Pods on a usable node
+    assert patterns(_goal_service(), 4, 2, 4) == [1, 2]
     # per-Pod capacity 300 conn/s at 1000 conn/s: the hottest Pod gets 1000 / N, so N >= ceil(3.33) = 4
-    svc, classes = _goal_service(podCapacityConnectionsPerSecond=300)
-    assert patterns(svc, 4, classes) == [1, 2, 4]
-    assert patterns(svc, 3, classes) == []
+    svc = _goal_service(podCapacityConnectionsPerSecond=300)
+    assert patterns(svc, 4, 4, 4) == [1, 2, 4]
+    assert patterns(svc, 3, 3, 4) == []
     # RollingUpdate (Deployment default maxUnavailable 25% of 4 = 1 Pod down), bound 1.5: the model's condition
     # 10^6 N <= B (K - floor(U / m)) max(1, m - U):
     #   m = 1, K = 4: 4 <= 1.5 x (4 - 1) x 1 = 4.5 yes
     #   m = 2, K = 2: 4 <= 1.5 x (2 - 0) x 1 = 3 no
     #   m = 4, K = 1: 4 <= 1.5 x (1 - 0) x 3 = 4.5 yes
-    svc, classes = _goal_service(highAvailability={"robustness": {"rolloutMaxRatio": 1.5}})
-    assert patterns(svc, 4, classes) == [1, 4]
-    # only two nodes usable: K = 4 goes
-    assert patterns(svc, 4, classes[:2]) == [4]
+    svc = _goal_service(highAvailability={"robustness": {"rolloutMaxRatio": 1.5}})
+    assert patterns(svc, 4, 4, 4) == [1, 4]
+    # only two usable nodes: K = 4 goes
+    assert patterns(svc, 4, 4, 2) == [4]
 
 
 def test_the_capacity_pressure_bench_case_is_proven_whole_on_every_service():
