@@ -160,7 +160,7 @@ def _baseline_reports(
     best_ratio: float | None = None
     for name, pods, unplaced in rows:
         quality = measure(svc, inst.cluster, pods)
-        broken = violations(svc, inst.cluster, inst.free, pods, unplaced)
+        broken = violations(svc, inst.cluster, inst.free, pods, unplaced, quality)
         improvement = None
         reports.append(
             BaselineReport(

@@ -10,14 +10,21 @@ from planner.engine.metrics import IntArray
 from planner.optimizer.instance import ClusterArrays, ServiceInstance
 from planner.optimizer.quality import measure, score
 from planner.optimizer.rollout import rollout_params, worst_state
+from planner.optimizer.schema import PlacementQuality
 
 TOLERANCE = 1e-9
 
 
-def violations(
-    svc: ServiceInstance, cluster: ClusterArrays, free: IntArray, pods: IntArray, unplaced: int = 0
+def violations(  # noqa: PLR0917
+    svc: ServiceInstance,
+    cluster: ClusterArrays,
+    free: IntArray,
+    pods: IntArray,
+    unplaced: int = 0,
+    quality: PlacementQuality | None = None,
 ) -> list[str]:
-    """Every hard rule the placement breaks, in words; empty when it is a valid plan."""
+    """Every hard rule the placement breaks, in words; empty when it is a valid plan. ``quality``: the placement's
+    ``measure``, when the caller has it already."""
     out: list[str] = []
     total = int(pods.sum())
     if unplaced:
@@ -52,7 +59,7 @@ def violations(
             if worst > svc.rollout_max_ratio * (1 + TOLERANCE):
                 out.append(f"during a RollingUpdate the hottest-Pod ratio exceeds the bound {svc.rollout_max_ratio}")
     if svc.node_loss_max_ratio is not None or svc.zone_loss_max_ratio is not None:
-        q = measure(svc, cluster, pods)
+        q = measure(svc, cluster, pods) if quality is None else quality
         if svc.node_loss_max_ratio is not None and (
             (q.node_loss_dropped_fraction or 0) > TOLERANCE
             or (q.node_loss_worst_ratio or 0) > svc.node_loss_max_ratio * (1 + TOLERANCE)
