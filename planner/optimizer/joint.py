@@ -326,8 +326,9 @@ def solve_joint(
 ) -> JointSolution:
     jm = build_joint(services, inst, free)
     binding_nodes = sum(1 for b in jm.binding if b)
-    if hint is not None:
-        hint_joint(jm, hint, min(HINT_DETERMINISTIC_SECONDS, params.time_limit_seconds / 4), deadline)
+    complete = hint is not None and hint_joint(
+        jm, hint, min(HINT_DETERMINISTIC_SECONDS, params.time_limit_seconds / 4), deadline
+    )
     terms, bounds = joint_terms(jm, order, weights, optima)
     decision = jm.decision_vars()
     prepare = PackingPreparation(jm, terms, optima, params.random_seed) if bounds and optima else None
@@ -340,6 +341,7 @@ def solve_joint(
         deadline=deadline,
         bounds=bounds or None,
         prepare=prepare,
+        hint_is_solution=complete,
     )
     if outcome.values is None:
         status: SolveStatus = "infeasible" if any(s.status == "infeasible" for s in outcome.reports) else "timedOut"

@@ -118,8 +118,7 @@ def solve_service(
 ) -> ServiceSolution:
     classes = build_classes(svc, free, cluster.node_up, zone=cluster.zone)
     sm = build_model(svc, classes, total_nodes=cluster.size, force_ratio=bool(weights and "balance" in weights))
-    if hint is not None:
-        sm.hint_from_placement(hint, deadline=deadline)
+    complete = hint is not None and sm.hint_from_placement(hint, deadline=deadline)
     terms: list[Term] = []
     skipped: list[StageReport] = []
     names = [*order, *(w for w in (weights or {}) if w not in order)]
@@ -141,6 +140,7 @@ def solve_service(
         params,
         describe=_describe(sm),  # type: ignore[arg-type]
         deadline=deadline,
+        hint_is_solution=complete,
     )
     stages = outcome.reports + skipped
     if outcome.values is None:

@@ -140,6 +140,7 @@ def solve_stages(
     deadline: float | None = None,
     bounds: Sequence[int | None] | None = None,
     prepare: Prepare | None = None,
+    hint_is_solution: bool = False,
 ) -> StageOutcome:
     """Solve ``terms`` in order. ``describe`` maps (term, objective, bound) to the reported unit (e.g. a ratio).
 
@@ -147,6 +148,9 @@ def solve_stages(
     wall-clock limit from now. ``bounds`` holds a known bound per term (a value no solution can beat, e.g. the
     sum of the Services' uncoupled optima); a stage that reaches it is optimal, so the search stops there.
     ``prepare`` runs before each later stage of such a chain (``Prepare``); its bound is combined with the known one.
+    ``hint_is_solution``: the model's hint is a complete solution of it (e.g. a completed placement). While the hint
+    is known to be a solution (that one, or a stage's), a stage whose objective is one variable that the hint puts
+    at the end of its own domain is optimal as hinted and is not solved.
     """
     if deadline is None:
         deadline = time.perf_counter() + wall_limit(params)
@@ -156,6 +160,7 @@ def solve_stages(
     # next stage), and every earlier stage ended at a bound it was proven against (``bounds`` or a prepare call's)
     chain = bounds is not None
     prepared = chain
+    trusted = hint_is_solution
     proven: list[int] = []
     reached: list[int] = []
     values: dict[int, int] | None = None
@@ -181,6 +186,7 @@ def solve_stages(
         known = own
         if prepare is not None and prepared and term is not None and term.parts is None and values is not None:
             prep = prepare(position, list(reached), share, deadline)
+            trusted = False  # it may have replaced the hint
             budget_left = max(budget_left - prep.spent, 0.0)
             spent += prep.spent
             share = max(share - prep.spent, 0.01)
@@ -188,6 +194,22 @@ def solve_stages(
             if prep.bound is not None:
                 stronger = min if term.maximize else max
                 known = prep.bound if known is None else stronger(known, prep.bound)
+        at_own = _hint_at_domain_bound(model, term) if trusted and term is not None and term.parts is None else None
+        if term is not None and at_own is not None:
+            # the complete hint sits at the objective variable's own bound: optimal as it is, nothing to search
+            hint = dict(zip(model.proto.solution_hint.vars, model.proto.solution_hint.values, strict=True))
+            values = {i: int(hint[v.index]) for i, v in enumerate(decision_vars)}
+            chain = chain and own is not None and at_own == own
+            prepared = prepared and known is not None and at_own == known
+            reached.append(at_own)
+            if len(proven) == position:
+                proven.append(at_own)
+            shown, _ = describe(term, at_own, at_own) if describe else (float(at_own), float(at_own))
+            reports.append(
+                StageReport(term=term.term, status="optimal", objective=shown, bound=shown, gap=0.0, note=term.note)
+            )
+            model.add(term.expr >= at_own) if term.maximize else model.add(term.expr <= at_own)
+            continue
         solver = cp_model.CpSolver()
         wall = configure(solver, params, share, deadline=deadline)
         if term is not None:
@@ -246,6 +268,7 @@ def solve_stages(
             )
             model.add(term.expr <= obj)
             _hint_solution(model, solver)
+            trusted = True
             continue
         shown_obj, shown_bound = describe(term, obj, bound) if describe else (float(obj), float(bound))
         gap = abs(shown_obj - shown_bound) / abs(shown_obj) if shown_obj else 0.0
@@ -263,7 +286,25 @@ def solve_stages(
         # fix this stage's optimum (or the value reached) before the next one, and hint the solution
         model.add(term.expr >= obj) if term.maximize else model.add(term.expr <= obj)
         _hint_solution(model, solver)
+        trusted = True
     return StageOutcome(reports, values, branches, conflicts, spent, wall_cut, proven)
+
+
+def _hint_at_domain_bound(model: cp_model.CpModel, term: Term) -> int | None:
+    """The objective's value at the model's hint (a solution of the model) when the hint covers every variable and
+    the objective is one variable sitting at the end of its own domain it is pushed toward (e.g. a hottest-Pod ratio
+    of exactly 1.0, or the fewest replicas allowed); None otherwise."""
+    flat = cp_model.FlatIntExpr(term.expr)
+    if len(flat.vars) != 1 or flat.coeffs[0] != 1 or flat.offset != 0:
+        return None
+    hint = model.proto.solution_hint
+    if len(hint.vars) != len(model.proto.variables):
+        return None
+    index = flat.vars[0].index
+    value = dict(zip(hint.vars, hint.values, strict=True)).get(index)
+    domain = model.proto.variables[index].domain
+    end = domain[-1] if term.maximize else domain[0]
+    return int(value) if value is not None and value == end else None
 
 
 def hinted(model: cp_model.CpModel, term: Term) -> int | None:

@@ -83,3 +83,67 @@ def test_hinted_value_of_a_term():
     assert hinted(model, term) is None  # y missing
     model.add_hint(y, 5)
     assert hinted(model, term) == 2 * 2 + 5 + 1
+
+
+def _counted_solves(monkeypatch):
+    calls = []
+    solve = cp_model.CpSolver.solve
+
+    def counting(self, model, *args, **kwargs):
+        calls.append(model)
+        return solve(self, model, *args, **kwargs)
+
+    monkeypatch.setattr(cp_model.CpSolver, "solve", counting)
+    return calls
+
+
+def _ranged_model():
+    # x in 1..10, y in 0..10 with x + y >= 6, hinted with the solution x = 1, y = 5: x sits at its own lower end
+    # (1, the least it can be), y does not (its domain starts at 0)
+    model = cp_model.CpModel()
+    x = model.new_int_var(1, 10, "x")
+    y = model.new_int_var(0, 10, "y")
+    model.add(x + y >= 6)
+    model.add_hint(x, 1)
+    model.add_hint(y, 5)
+    return model, x, y
+
+
+def test_a_stage_hinted_at_the_end_of_its_domain_is_not_solved(monkeypatch):
+    calls = _counted_solves(monkeypatch)
+    model, x, y = _ranged_model()
+    terms = [Term("replicas", x, maximize=False), Term("moves", y, maximize=False)]
+    outcome = solve_stages(model, terms, [x, y], PARAMS, hint_is_solution=True)
+    # x = 1 is optimal as hinted (no value below its domain): only y is solved, and y = 5 is its least given x = 1
+    assert len(calls) == 1
+    assert [(r.status, r.objective, r.bound) for r in outcome.reports] == [("optimal", 1.0, 1.0), ("optimal", 5.0, 5.0)]
+    assert outcome.values == {0: 1, 1: 5}
+    assert outcome.proven == [1, 5]
+
+
+def test_a_hint_not_known_to_be_a_solution_is_solved_as_usual(monkeypatch):
+    calls = _counted_solves(monkeypatch)
+    model, x, y = _ranged_model()
+    terms = [Term("replicas", x, maximize=False), Term("moves", y, maximize=False)]
+    outcome = solve_stages(model, terms, [x, y], PARAMS)
+    assert len(calls) == 2
+    assert outcome.values == {0: 1, 1: 5}
+
+
+def test_after_a_prepare_call_the_hint_is_checked_by_a_solve(monkeypatch):
+    # the prepare call replaces the hint with x = 1, y = 10 (feasible, at y's upper end): a maximised y there is not
+    # taken as it is but solved, since a prepare call may hint anything
+    calls = _counted_solves(monkeypatch)
+    model, x, y = _ranged_model()
+
+    def prepare(position, reached, share, deadline):
+        del position, reached, share, deadline
+        model.clear_hints()
+        model.add_hint(x, 1)
+        model.add_hint(y, 10)
+        return Preparation(None)
+
+    terms = [Term("replicas", x, maximize=False), Term("spread", y, maximize=True)]
+    outcome = solve_stages(model, terms, [x, y], PARAMS, bounds=[1, None], prepare=prepare, hint_is_solution=True)
+    assert len(calls) == 1  # x skipped (at its lower end), y solved after the prepare call
+    assert outcome.values == {0: 1, 1: 10}
