@@ -243,14 +243,12 @@ def solve_even(
     order: list[ObjectiveTerm],
     weights: dict[ObjectiveTerm, float] | None,
     optima: dict[int, dict[ObjectiveTerm, int]],
-    plans: dict[int, IntArray] | None = None,
     *,
     budget: float,
     seed: int,
     wall: float,
 ) -> EvenOutcome:
-    """The whole request's lexicographic optimum when every Service is even at once (module docstring); ``own``:
-    ``plans``: the Services' own plans (the first pass's), a hint."""
+    """The whole request's lexicographic optimum when every Service is even at once (module docstring)."""
     services = list(inst.services)
     if weights or tuple(order) != CANONICAL or not all(qualifies(svc) for svc in services):
         return EvenOutcome(None)
