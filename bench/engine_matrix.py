@@ -302,8 +302,7 @@ def main() -> int:
             f"Command: `python bench/engine_matrix.py --nodes {args.nodes} --services {args.services} "
             f"--workers {args.workers}`  ",
             f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"{len(jobs)} worker processes; load average before the run {load_before:.2f} (other work shared "
-            "the CPUs).",
+            f"{len(jobs)} worker processes; 1-minute load average before the run {load_before:.2f}.",
             "",
             "| measure | value |",
             "|---|---|",
@@ -318,8 +317,19 @@ def main() -> int:
             "for the same work. Both sides come from the same run: the engine's time per Service is its workers' CPU "
             "time over all Services, the loop's is single-process time on the first Services.",
         ]
-        out.write_text("\n".join(lines) + "\n")
+        out.write_text("\n".join(lines) + "\n" + kept_analysis(out))
     return 0
+
+
+ANALYSIS_HEADING = "## Status against the targets"
+"""Where the hand-written analysis of a results file starts; a rerun keeps it (and everything after it)."""
+
+
+def kept_analysis(results: Path) -> str:
+    """The hand-written part of an existing results file, preceded by a blank line ("" when there is none)."""
+    text = results.read_text() if results.exists() else ""
+    start = text.find(ANALYSIS_HEADING)
+    return "" if start < 0 else "\n" + text[start:]
 
 
 if __name__ == "__main__":

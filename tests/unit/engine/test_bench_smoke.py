@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.bench_scripts import bench_script
@@ -17,3 +19,14 @@ def test_bench_script_runs_on_a_tiny_cluster() -> None:
     assert loads
     # The loop's Cluster/no-hint per-Pod load for external traffic is uniform: 1 / 12 per Pod.
     assert loads[2] == pytest.approx([1 / 12] * len(loads[2]))
+
+
+def test_rerun_keeps_the_hand_written_analysis(tmp_path: Path) -> None:
+    module = bench_script("engine_matrix")
+    results = tmp_path / "engine.md"
+    assert module.kept_analysis(results) == ""  # no file yet
+    results.write_text("# table written by the bench\n| a | b |\n")
+    assert module.kept_analysis(results) == ""  # no analysis heading
+    analysis = f"{module.ANALYSIS_HEADING}\n\n| target | met |\n\nNotes after the table.\n"
+    results.write_text("# old table\n| a | 1 |\n\n" + analysis)
+    assert module.kept_analysis(results) == "\n" + analysis
