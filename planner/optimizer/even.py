@@ -293,41 +293,16 @@ def solve_even(
         used = pods > 0
         spread += (inst.cluster.size + 1) * len({int(z) for z in inst.cluster.zone[used]}) + int(used.sum())
     ranged = sum(n for svc, n in zip(services, replicas, strict=True) if svc.replicas_min != svc.replicas_max)
-    count = len(services)
     seconds = round(result.spent, 4)
     stages = [
-        StageReport(
-            term="balance",
-            status="optimal",
-            objective=1.0,
-            bound=1.0,
-            gap=0.0,
-            seconds=seconds,
-            note="worst hottest-Pod ratio over the Services (1.0 is the least possible)",
-        ),
-        StageReport(
-            term="balance",
-            status="optimal",
-            objective=float(count),
-            bound=float(count),
-            gap=0.0,
-            note="sum of hottest-Pod ratios",
-        ),
+        _proven("balance", 1.0, "worst hottest-Pod ratio over the Services (1.0 is the least possible)", seconds),
+        _proven("balance", float(len(services)), "sum of hottest-Pod ratios"),
     ]
     if ranged:
-        stages.append(
-            StageReport(
-                term="replicas",
-                status="optimal",
-                objective=float(ranged),
-                bound=float(ranged),
-                gap=0.0,
-                note="each Service at its own fewest replicas for ratio 1.0",
-            )
-        )
+        stages.append(_proven("replicas", float(ranged), "each Service at its own fewest replicas for ratio 1.0"))
     if any(int(svc.current.sum()) > 0 for svc in services):
-        stages.append(StageReport(term="moves", status="optimal", objective=float(moved), bound=float(moved), gap=0.0))
-    stages.append(StageReport(term="spread", status="optimal", objective=float(spread), bound=float(spread), gap=0.0))
+        stages.append(_proven("moves", float(moved)))
+    stages.append(_proven("spread", float(spread)))
     plan = EvenPlan(
         placements={svc.index: pods for svc, pods in zip(services, placed, strict=True)},
         stages=stages,
@@ -339,3 +314,8 @@ def solve_even(
         binding_nodes=model.binding_nodes,
     )
     return EvenOutcome(plan, result.spent)
+
+
+def _proven(term: ObjectiveTerm, value: float, note: str | None = None, seconds: float = 0.0) -> StageReport:
+    """A stage the packing proved: its value is also its bound."""
+    return StageReport(term=term, status="optimal", objective=value, bound=value, gap=0.0, seconds=seconds, note=note)

@@ -95,6 +95,16 @@ def equal_nodes(count: int, zones: tuple[str, ...] = ("a",), **kw: Any) -> list[
     return [node(f"n{i}", zones[i % len(zones)], **kw) for i in range(count)]
 
 
+def moving_request() -> RecommendRequest:
+    """Two Services that are even alone but overflow a node together: 3 nodes of 2 cpu (two 1-cpu Pods each), one
+    zone; web: 2 replicas, running 1/1 on n0, n1; api: 4 replicas, running 2/2 on n1, n2 (n1 would need 3 cpu)."""
+    goals = [
+        {"plan": plan("web", replicas=2, cpu="1", placement={"n0": 1, "n1": 1})},
+        {"plan": plan("api", replicas=4, cpu="1", placement={"n1": 2, "n2": 2})},
+    ]
+    return request(cluster(equal_nodes(3, cpu="2")), goals, includeManifests=False)
+
+
 def drawn_nodes(draw, counts: tuple[int, int], cpus: tuple[int, int]) -> list[dict]:
     """Hypothesis: between ``counts`` nodes in zones a and b, each with a whole number of cpu in ``cpus``."""
     count = draw(st.integers(*counts))

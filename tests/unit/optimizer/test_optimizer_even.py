@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from optimizer_builders import cluster, drawn_nodes, equal_nodes, node, plan, request
+from optimizer_builders import cluster, drawn_nodes, equal_nodes, moving_request, node, plan, request
 
 from planner.optimizer import recommend
 from planner.optimizer import solve as solve_module
@@ -48,17 +48,6 @@ def _recommend(req, *, even: bool = True):
         return recommend(req), spy.outcomes
 
 
-def _moving_request():
-    # 3 nodes of 2 cpu (two 1-cpu Pods each), one zone. web: 2 replicas, running 1/1 on n0, n1; api: 4 replicas,
-    # running 2/2 on n1, n2.
-    nodes = equal_nodes(3, cpu="2")
-    goals = [
-        {"plan": plan("web", replicas=2, cpu="1", placement={"n0": 1, "n1": 1})},
-        {"plan": plan("api", replicas=4, cpu="1", placement={"n1": 2, "n2": 2})},
-    ]
-    return request(cluster(nodes), goals, includeManifests=False)
-
-
 def test_two_services_on_three_nodes_take_the_one_packing_with_fewest_moves():
     # Alone each is even where it runs (web 1/1 on n0, n1; api 2/2 on n1, n2), and together they overflow n1
     # (1 + 2 Pods of 1 cpu on 2 cpu). Even together: api needs m | 4 with m <= 2 Pods per node (2 cpu), and m = 1
@@ -69,7 +58,7 @@ def test_two_services_on_three_nodes_take_the_one_packing_with_fewest_moves():
     #   web on n2 (2 - 0 = 2), api on n0 (2), n1 (0): 4
     # so the optimum moves 1 Pod: web 2 on n0, api 2/2 on n1, n2. Spread (3 nodes, so a zone counts 4): web
     # 4 + 1 = 5, api 4 + 2 = 6, 11 in all.
-    result, outcomes = _recommend(_moving_request())
+    result, outcomes = _recommend(moving_request())
     assert [o.plan is not None for o in outcomes] == [True]
     web, api = result.services
     assert web.pods_per_node == {"n0": 2}
@@ -93,9 +82,9 @@ def test_two_services_on_three_nodes_take_the_one_packing_with_fewest_moves():
 
 def test_the_same_answer_as_the_coupled_services_path_and_the_same_twice():
     # the coupled-Services path proves the same plan on this request (its joint model covers both Services)
-    first, _ = _recommend(_moving_request())
-    second, _ = _recommend(_moving_request())
-    general, outcomes = _recommend(_moving_request(), even=False)
+    first, _ = _recommend(moving_request())
+    second, _ = _recommend(moving_request())
+    general, outcomes = _recommend(moving_request(), even=False)
     assert outcomes == []
     assert general.status == "optimal"
     assert general.certificate is not None
@@ -176,7 +165,7 @@ def test_a_service_above_one_alone_keeps_the_general_path():
 
 
 def test_weights_or_another_order_keep_the_general_path():
-    req = _moving_request()
+    req = moving_request()
     inst = build_instance(req)
     optima = {0: {"balance": RATIO_SCALE, "moves": 0}, 1: {"balance": RATIO_SCALE, "moves": 0}}
     kw = {"budget": 5.0, "seed": 1, "wall": 60.0}
@@ -304,7 +293,7 @@ def test_the_whole_request_packing_gives_the_general_paths_values(req):
 
 def test_brute_force_agrees_on_a_three_node_case():
     # every pair of valid even plans of the moving request, scored (moves, -spread): the best is the packing's
-    req = _moving_request()
+    req = moving_request()
     inst = build_instance(req)
     web, api = inst.services
     best = None

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from optimizer_builders import cluster, drawn_nodes, equal_nodes, node, plan, request
+from optimizer_builders import cluster, drawn_nodes, equal_nodes, moving_request, node, plan, request
 
 from planner.optimizer import recommend
 from planner.optimizer.instance import build_instance
@@ -45,17 +45,6 @@ def _joint(req):
     return inst, jm, binding
 
 
-def _moving_request():
-    # 3 nodes of 2 cpu (two 1-cpu Pods each). web: 2 replicas, running 1/1 on n0, n1; api: 4 replicas, running 2/2
-    # on n1, n2.
-    nodes = equal_nodes(3, cpu="2")
-    goals = [
-        {"plan": plan("web", replicas=2, cpu="1", placement={"n0": 1, "n1": 1})},
-        {"plan": plan("api", replicas=4, cpu="1", placement={"n1": 2, "n2": 2})},
-    ]
-    return request(cluster(nodes), goals, includeManifests=False)
-
-
 def test_moves_bound_above_the_services_own_optima_derived_by_hand():
     # Alone, each is even without moving a Pod (web 1/1 on n0, n1; api 2/2 on n1, n2): own moves 0 + 0 = 0, the
     # joint model's bound before the packing. Together and even: api needs m | 4 with m <= 2 Pods per node; m = 1
@@ -65,7 +54,7 @@ def test_moves_bound_above_the_services_own_optima_derived_by_hand():
     #   web on n1 (1), api on n0 (2), n2 (0): 3
     #   web on n2 (2), api on n0 (2), n1 (0): 4
     # so the stage's optimum and the packing's bound are 1, and the plan is web 2 on n0, api 2/2 on n1, n2.
-    _, jm, binding = _joint(_moving_request())
+    _, jm, binding = _joint(moving_request())
     optima = {0: {"balance": EVEN, "moves": 0}, 1: {"balance": EVEN, "moves": 0}}
     pk = build_packing(jm.parts, binding, optima, [("balance", EVEN), ("balance", 2 * EVEN)], "moves", order=_order(jm))
     assert pk is not None
@@ -81,7 +70,7 @@ def test_moves_bound_above_the_services_own_optima_derived_by_hand():
 
 
 def test_recommendation_reaches_the_hand_derived_plan():
-    result = recommend(_moving_request())
+    result = recommend(moving_request())
     web, api = result.services
     assert web.pods_per_node == {"n0": 2}
     assert api.pods_per_node == {"n1": 2, "n2": 2}
@@ -129,7 +118,7 @@ def test_a_service_pushed_above_its_own_replicas_may_move_fewer_pods_than_its_ow
 def test_packing_too_large_to_solve_quickly_is_not_built(monkeypatch):
     # one column per Service, node class and m: web has m = 1 or 2 on 3 single-node classes, api only m = 2 (m = 1
     # needs 4 nodes of the 3, m = 4 exceeds the cap of 2 per node): 6 + 3 = 9 columns
-    _, jm, binding = _joint(_moving_request())
+    _, jm, binding = _joint(moving_request())
     optima = {0: {"balance": EVEN, "moves": 0}, 1: {"balance": EVEN, "moves": 0}}
     balance = [("balance", EVEN), ("balance", 2 * EVEN)]
     pk = build_packing(jm.parts, binding, optima, balance, "moves", order=_order(jm))
@@ -140,7 +129,7 @@ def test_packing_too_large_to_solve_quickly_is_not_built(monkeypatch):
 
 
 def test_packing_applies_only_where_the_earlier_stages_force_equal_pods_per_node():
-    _, jm, binding = _joint(_moving_request())
+    _, jm, binding = _joint(moving_request())
     # both replica counts are fixed, so the stages are: worst ratio, sum of ratios, moves, spread
     assert _order(jm) == ["balance", "balance", "moves", "spread"]
     even = {0: {"balance": EVEN, "moves": 0}, 1: {"balance": EVEN, "moves": 0}}
