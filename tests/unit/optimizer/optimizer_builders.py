@@ -105,6 +105,17 @@ def moving_request() -> RecommendRequest:
     return request(cluster(equal_nodes(3, cpu="2")), goals, includeManifests=False)
 
 
+def more_replicas_request() -> RecommendRequest:
+    """n0, n1 with 2 cpu, n2 with 3 cpu; Pods of 1 cpu. web: 3..4 replicas, running 2/2 on n0, n1. api: 3 replicas,
+    only on n2 (nodeSelector), nothing running."""
+    nodes = [node("n0", cpu="2"), node("n1", cpu="2"), node("n2", cpu="3", labels={"role": "api"})]
+    goals = [
+        {"plan": plan("web", replicas=3, cpu="1", placement={"n0": 2, "n1": 2}), "replicaRange": {"min": 3, "max": 4}},
+        {"plan": plan("api", replicas=3, cpu="1", nodeSelector={"role": "api"})},
+    ]
+    return request(cluster(nodes), goals, includeManifests=False)
+
+
 def drawn_nodes(draw, counts: tuple[int, int], cpus: tuple[int, int]) -> list[dict]:
     """Hypothesis: between ``counts`` nodes in zones a and b, each with a whole number of cpu in ``cpus``."""
     count = draw(st.integers(*counts))

@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from optimizer_builders import cluster, drawn_nodes, equal_nodes, moving_request, node, plan, request
+from optimizer_builders import (
+    cluster,
+    drawn_nodes,
+    equal_nodes,
+    more_replicas_request,
+    moving_request,
+    plan,
+    request,
+)
 
 from planner.optimizer import recommend
 from planner.optimizer import solve as solve_module
@@ -93,24 +101,13 @@ def test_the_same_answer_as_the_coupled_services_path_and_the_same_twice():
     assert [s.pods_per_node for s in first.services] == [s.pods_per_node for s in general.services]
 
 
-def _more_replicas_request():
-    # n0, n1 with 2 cpu, n2 with 3 cpu; Pods of 1 cpu. web: 3..4 replicas, running 2/2 on n0, n1. api: 3 replicas,
-    # only on n2 (nodeSelector), nothing running.
-    nodes = [node("n0", cpu="2"), node("n1", cpu="2"), node("n2", cpu="3", labels={"role": "api"})]
-    goals = [
-        {"plan": plan("web", replicas=3, cpu="1", placement={"n0": 2, "n1": 2}), "replicaRange": {"min": 3, "max": 4}},
-        {"plan": plan("api", replicas=3, cpu="1", nodeSelector={"role": "api"})},
-    ]
-    return request(cluster(nodes), goals, includeManifests=False)
-
-
 def test_no_even_plan_at_the_fewest_replicas_falls_back_to_the_coupled_services_path():
     # web alone: 3 Pods are even as 1/1/1 (or 3 on n2): own fewest replicas 3. api alone: 3 on n2. Alone, web
     # spreads over all three nodes, so they overflow n2 (1 + 3 Pods on 3 cpu). Together n2 is full, and 3
     # web Pods on n0, n1 (2 cpu each) are never even (1/1 or 2/2, not 3), so the packing at web's own 3 replicas is
     # infeasible: the whole-request packing returns nothing and the coupled-Services path finds web 2/2 on n0, n1
     # at 4 replicas (what it runs now: no Pod moved), proven by its joint model.
-    result, outcomes = _recommend(_more_replicas_request())
+    result, outcomes = _recommend(more_replicas_request())
     assert len(outcomes) == 1
     assert outcomes[0].plan is None
     web, api = result.services

@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from optimizer_builders import cluster, drawn_nodes, equal_nodes, moving_request, node, plan, request
+from optimizer_builders import (
+    cluster,
+    drawn_nodes,
+    equal_nodes,
+    more_replicas_request,
+    moving_request,
+    plan,
+    request,
+)
 
 from planner.optimizer import recommend
 from planner.optimizer.instance import build_instance
@@ -78,24 +86,13 @@ def test_recommendation_reaches_the_hand_derived_plan():
     assert result.statistics.joint_status == "optimal"
 
 
-def _more_replicas_request():
-    # n0, n1 with 2 cpu, n2 with 3 cpu; Pods of 1 cpu. web: 3..4 replicas, running 2/2 on n0, n1. api: 3 replicas,
-    # only on n2 (nodeSelector), nothing running.
-    nodes = [node("n0", cpu="2"), node("n1", cpu="2"), node("n2", cpu="3", labels={"role": "api"})]
-    goals = [
-        {"plan": plan("web", replicas=3, cpu="1", placement={"n0": 2, "n1": 2}), "replicaRange": {"min": 3, "max": 4}},
-        {"plan": plan("api", replicas=3, cpu="1", nodeSelector={"role": "api"})},
-    ]
-    return request(cluster(nodes), goals, includeManifests=False)
-
-
 def test_a_service_pushed_above_its_own_replicas_may_move_fewer_pods_than_its_own_optimum():
     # web alone: 3 Pods even is 1/1/1 (3 on one node does not fit 2 cpu), so on n0, n1 and n2: 1 Pod created on n2;
     # own optimum replicas 3, moves 1. api alone: 3 on n2. Together n2 is full, so web cannot be even with 3 Pods
     # (two nodes of 2 cpu take 1/1 or 2/2, never 3 evenly) and needs 4: 2/2 on n0, n1, which it runs now: 0 moves,
     # below its own optimum of 1. The replicas stage's bound is 3 (own optima), the packing proves 4; the moves
     # bound must then not count web's own 1 (it holds only at web's own 3 replicas): it is 0, reached by the plan.
-    req = _more_replicas_request()
+    req = more_replicas_request()
     _, jm, binding = _joint(req)
     assert _order(jm) == ["balance", "balance", "replicas", "moves", "spread"]
     optima = {0: {"balance": EVEN, "replicas": 3, "moves": 1}, 1: {"balance": EVEN}}
