@@ -35,6 +35,7 @@ from ortools.sat.python import cp_model
 
 from planner.engine.metrics import BoolArray, IntArray
 from planner.optimizer.classes import NodeClass
+from planner.optimizer.cpmodel import CpModel
 from planner.optimizer.instance import Instance, ServiceInstance, pods_that_fit
 from planner.optimizer.model import RATIO_SCALE, ServiceModel, Term, build_model, hint_all, hint_from_trial
 from planner.optimizer.packing import build_packing, pack, packing_hint
@@ -132,7 +133,7 @@ def service_classes(
 
 def build_joint(services: list[ServiceInstance], inst: Instance, free: IntArray) -> JointModel:
     classes, binding = joint_classes(services, free, inst.cluster.zone)
-    jm = JointModel(services=services, free=free, classes=classes, binding=binding, model=cp_model.CpModel())
+    jm = JointModel(services=services, free=free, classes=classes, binding=binding, model=CpModel())
     members: dict[int, list[tuple[Any, IntArray]]] = {j: [] for j in range(len(classes))}
     for svc in services:
         local = service_classes(svc, classes, free, inst.cluster.zone)

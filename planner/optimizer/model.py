@@ -48,6 +48,7 @@ from ortools.sat.python import cp_model
 
 from planner.engine.metrics import IntArray
 from planner.optimizer.classes import NodeClass
+from planner.optimizer.cpmodel import CpModel
 from planner.optimizer.instance import ServiceInstance
 from planner.optimizer.rollout import rollout_params
 from planner.optimizer.schema import ObjectiveTerm
@@ -406,7 +407,7 @@ def build_model(
     return ServiceModel(
         svc=svc,
         classes=classes,
-        model=model if model is not None else cp_model.CpModel(),
+        model=model if model is not None else CpModel(),
         explain=explain,
         total_nodes=total_nodes,
         force_ratio=force_ratio,
