@@ -182,8 +182,8 @@ def solve_stages(
                 return StageOutcome(reports, None, branches, conflicts, spent, wall_cut, proven)
             break
         # a bound holds only while every earlier stage ended exactly at its own bound (lexicographic chain)
-        own = bounds[position] if chain and bounds is not None and position < len(bounds) else None
-        known = own
+        own_bound = bounds[position] if chain and bounds is not None and position < len(bounds) else None
+        known = own_bound
         if prepare is not None and prepared and term is not None and term.parts is None and values is not None:
             prep = prepare(position, list(reached), share, deadline)
             trusted = False  # it may have replaced the hint
@@ -199,7 +199,7 @@ def solve_stages(
             # the complete hint sits at the objective variable's own bound: optimal as it is, nothing to search
             hint = dict(zip(model.proto.solution_hint.vars, model.proto.solution_hint.values, strict=True))
             values = {i: int(hint[v.index]) for i, v in enumerate(decision_vars)}
-            chain = chain and own is not None and at_own == own
+            chain = chain and own_bound is not None and at_own == own_bound
             prepared = prepared and known is not None and at_own == known
             reached.append(at_own)
             if len(proven) == position:
@@ -239,8 +239,8 @@ def solve_stages(
         conflicts += solver.num_conflicts
         status = status_of(code)
         if status in ("feasible", "timedOut"):
-            own = solver.deterministic_time < 0.98 * share if params.deterministic else wall < share
-            wall_cut = wall_cut or (own and elapsed >= 0.9 * wall)
+            by_budget = solver.deterministic_time < 0.98 * share if params.deterministic else wall < share
+            wall_cut = wall_cut or (by_budget and elapsed >= 0.9 * wall)
         if status in ("infeasible", "timedOut"):
             if term is not None:
                 reports.append(StageReport(term=term.term, status=status, seconds=round(elapsed, 4)))
@@ -254,7 +254,7 @@ def solve_stages(
         bound = solver.best_objective_bound
         # a stage that ends above the Services' own optima (e.g. at a prepare call's stronger bound) pushed some
         # Service off its own optimum, where the own optima of the later terms no longer bound it
-        chain = chain and own is not None and obj == own
+        chain = chain and own_bound is not None and obj == own_bound
         prepared = prepared and known is not None and obj == known
         reached.append(obj)
         if status == "optimal" and term.parts is None and len(proven) == position:

@@ -147,3 +147,24 @@ def test_after_a_prepare_call_the_hint_is_checked_by_a_solve(monkeypatch):
     outcome = solve_stages(model, terms, [x, y], PARAMS, bounds=[1, None], prepare=prepare, hint_is_solution=True)
     assert len(calls) == 1  # x skipped (at its lower end), y solved after the prepare call
     assert outcome.values == {0: 1, 1: 10}
+
+
+def test_a_feasible_stage_off_its_known_bound_ends_the_chain(monkeypatch):
+    # x in 1..10, y in 0..10, x + y >= 6. The first stage minimises x and reports "feasible" (the solver's answer is
+    # made FEASIBLE here, as when a budget stops the proof) at x = 1, above its known bound 0: the chain of known
+    # bounds ends, so the second stage's bound 8 (valid only had x ended at 0) must not be stated. y is then solved
+    # on its own: the fewest y with x <= 1 is 6 - 1 = 5. Stating the stale bound would force y >= 8.
+    solve = cp_model.CpSolver.solve
+    codes = []
+
+    def first_feasible(self, model, *args, **kwargs):
+        code = solve(self, model, *args, **kwargs)
+        codes.append(code)
+        return cp_model.FEASIBLE if len(codes) == 1 else code
+
+    monkeypatch.setattr(cp_model.CpSolver, "solve", first_feasible)
+    model, x, y = _ranged_model()
+    terms = [Term("replicas", x, maximize=False), Term("moves", y, maximize=False)]
+    outcome = solve_stages(model, terms, [x, y], PARAMS, bounds=[0, 8])
+    assert [(r.status, r.objective) for r in outcome.reports] == [("feasible", 1.0), ("optimal", 5.0)]
+    assert outcome.values == {0: 1, 1: 5}
