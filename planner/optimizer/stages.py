@@ -267,7 +267,7 @@ def solve_stages(
                 )
             )
             model.add(term.expr <= obj)
-            _hint_solution(model, solver)
+            hint_all(model, solver)
             trusted = True
             continue
         shown_obj, shown_bound = describe(term, obj, bound) if describe else (float(obj), float(bound))
@@ -285,7 +285,7 @@ def solve_stages(
         )
         # fix this stage's optimum (or the value reached) before the next one, and hint the solution
         model.add(term.expr >= obj) if term.maximize else model.add(term.expr <= obj)
-        _hint_solution(model, solver)
+        hint_all(model, solver)
         trusted = True
     return StageOutcome(reports, values, branches, conflicts, spent, wall_cut, proven)
 
@@ -297,14 +297,12 @@ def _hint_at_domain_bound(model: cp_model.CpModel, term: Term) -> int | None:
     flat = cp_model.FlatIntExpr(term.expr)
     if len(flat.vars) != 1 or flat.coeffs[0] != 1 or flat.offset != 0:
         return None
-    hint = model.proto.solution_hint
-    if len(hint.vars) != len(model.proto.variables):
+    if len(model.proto.solution_hint.vars) != len(model.proto.variables):
         return None
-    index = flat.vars[0].index
-    value = dict(zip(hint.vars, hint.values, strict=True)).get(index)
-    domain = model.proto.variables[index].domain
+    value = hinted(model, term)
+    domain = model.proto.variables[flat.vars[0].index].domain
     end = domain[-1] if term.maximize else domain[0]
-    return int(value) if value is not None and value == end else None
+    return value if value is not None and value == end else None
 
 
 def hinted(model: cp_model.CpModel, term: Term) -> int | None:
@@ -314,12 +312,6 @@ def hinted(model: cp_model.CpModel, term: Term) -> int | None:
     if any(v.index not in hint for v in flat.vars):
         return None
     return int(sum(c * hint[v.index] for v, c in zip(flat.vars, flat.coeffs, strict=True)) + flat.offset)
-
-
-def _hint_solution(model: cp_model.CpModel, solver: cp_model.CpSolver) -> None:
-    """Hint every variable with the solution just found: a complete hint is checked and adopted at once by the next
-    stage, where a hint of the decision variables alone must first be completed by a search."""
-    hint_all(model, solver)
 
 
 def _decode_weighted(  # noqa: PLR0917

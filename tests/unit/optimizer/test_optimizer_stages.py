@@ -20,6 +20,13 @@ def _model():
     return model, x, y
 
 
+def _rehint(model, values):
+    """What a prepare call may do: replace the model's hint with ``values`` (variable: value)."""
+    model.clear_hints()
+    for var, value in values.items():
+        model.add_hint(var, value)
+
+
 def test_prepare_bound_and_hint_at_it_prove_the_stage():
     model, x, y = _model()
     calls = []
@@ -28,9 +35,7 @@ def test_prepare_bound_and_hint_at_it_prove_the_stage():
         calls.append((position, reached))
         assert share > 0
         # a complete solution of the model so far (x = 0 fixed by the first stage) at the bound it proves: y = 6
-        model.clear_hints()
-        model.add_hint(x, 0)
-        model.add_hint(y, 6)
+        _rehint(model, {x: 0, y: 6})
         return Preparation(6, spent=0.01)
 
     terms = [Term("replicas", x, maximize=False), Term("moves", y, maximize=False)]
@@ -49,9 +54,7 @@ def test_hint_at_the_bound_that_breaks_a_constraint_is_searched_past():
         del position, reached, share, deadline
         # y = 6 reaches the bound but x = 1 breaks the first stage's optimum (x <= 0): the check fails and the
         # stage searches as usual, still ending at x = 0, y = 6
-        model.clear_hints()
-        model.add_hint(x, 1)
-        model.add_hint(y, 6)
+        _rehint(model, {x: 1, y: 6})
         return Preparation(6)
 
     terms = [Term("replicas", x, maximize=False), Term("moves", y, maximize=False)]
@@ -138,9 +141,7 @@ def test_after_a_prepare_call_the_hint_is_checked_by_a_solve(monkeypatch):
 
     def prepare(position, reached, share, deadline):
         del position, reached, share, deadline
-        model.clear_hints()
-        model.add_hint(x, 1)
-        model.add_hint(y, 10)
+        _rehint(model, {x: 1, y: 10})
         return Preparation(None)
 
     terms = [Term("replicas", x, maximize=False), Term("spread", y, maximize=True)]
