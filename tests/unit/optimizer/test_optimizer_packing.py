@@ -8,6 +8,7 @@ joint stage, and its plan becomes the stage's hint.
 from __future__ import annotations
 
 import itertools
+import math
 
 import msgspec
 import numpy as np
@@ -23,12 +24,14 @@ from optimizer_builders import (
     plan,
     request,
 )
+from ortools.sat.python import cp_model
 
+from planner.optimizer import packing as packing_module
 from planner.optimizer import recommend
 from planner.optimizer.instance import build_instance
 from planner.optimizer.joint import build_joint, joint_terms
 from planner.optimizer.model import RATIO_SCALE
-from planner.optimizer.packing import CANONICAL, build_packing, pack
+from planner.optimizer.packing import CANONICAL, Packing, build_packing, pack
 from planner.optimizer.quality import score
 from planner.optimizer.validation import violations
 from tests.bench_scripts import bench_script
@@ -266,3 +269,42 @@ def test_capacity_pressure_is_proven_within_a_small_budget_and_repeats_exactly()
     assert summary["never_worse"]
     assert summary["plan_unplaced"] == 0
     assert summary["plan_worst"] == pytest.approx(1.0)
+
+
+def _through_the_modelling_layer(pk: Packing, hint: dict[int, int]) -> cp_model.CpModel:
+    """The packing written one modelling-layer call per row (how ``_model`` wrote it before proto text)."""
+    model = cp_model.CpModel()
+    xs = [model.new_int_var(0, u, "") for u in pk.upper]
+    for v, value in hint.items():
+        model.add_hint(xs[v], value)
+    for terms, lo, hi in pk.rows:
+        expr = sum(coef * xs[v] for v, coef in terms)
+        if lo == hi:
+            model.add(expr == int(lo))
+            continue
+        if lo != -math.inf:
+            model.add(expr >= math.ceil(lo))
+        if hi != math.inf:
+            model.add(expr <= math.floor(hi))
+    model.minimize(sum(c * xs[v] for v, c in enumerate(pk.cost) if c))
+    return model
+
+
+def test_proto_text_is_the_modelling_layers_model():
+    # rows of every kind: written as text (an equality, a lower bound, an upper bound, both, terms out of order) and
+    # through the modelling layer (a repeated variable, a zero coefficient), which must keep the rows' order
+    pk = Packing()
+    a, b, c = pk.var(3, cost=2), pk.var(4, cost=-1), pk.var(5)
+    pk.row([(a, 1), (b, 1)], 2, 2)
+    pk.row([(c, 2), (a, 1)], 1.5, math.inf)
+    pk.row([(b, 1), (b, 2)], -math.inf, 7)
+    pk.row([(a, 3), (c, 0)], 1, 6.5)
+    pk.row([(c, 1)], -math.inf, 4)
+    hint = {a: 1, b: 1, c: 1}
+    ours = packing_module._model(pk, hint)
+    assert str(ours.proto) == str(_through_the_modelling_layer(pk, hint).proto)
+    # minimise 2a - b with a + b = 2, 2c + a >= 2, 3b <= 7, 1 <= 3a <= 6, c <= 4: b = 2 (3b <= 7) leaves a = 0, but
+    # 3a >= 1 needs a >= 1, so a = 1, b = 1 (2 - 1 = 1), c >= 1/2 so c >= 1: objective 2 - 1 = 1
+    result = pack(pk, budget=1.0, seed=1, wall=5.0)
+    assert result.optimal
+    assert result.value == 1
